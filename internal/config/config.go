@@ -1,0 +1,403 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// Config is the whole configuration of a Sesame server.
+type Config struct {
+	Server    Server    `koanf:"server"`
+	Storage   Storage   `koanf:"storage"`
+	Secrets   Secrets   `koanf:"secrets"`
+	Keys      Keys      `koanf:"keys"`
+	Password  Password  `koanf:"password"`
+	Sweep     Sweep     `koanf:"sweep"`
+	Log       Log       `koanf:"log"`
+	Bootstrap Bootstrap `koanf:"bootstrap"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Listen string `koanf:"listen"`
+	// PublicURL is the base URL clients reach the server at; its scheme and
+	// port make every tenant's issuer (contract §4).
+	PublicURL string `koanf:"public_url"`
+	// CommonDomains are host names shared by several tenants, where the
+	// X-tenant-id header selects the tenant (contract §1, ISV mode).
+	CommonDomains   []string      `koanf:"common_domains"`
+	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
+	RequestTimeout  time.Duration `koanf:"request_timeout"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Storage selects the database.
+type Storage struct {
+	Driver string `koanf:"driver"` // sqlite | postgres
+	DSN    string `koanf:"dsn"`
+	// QueryTimeout bounds every storage call of a request; past it the
+	// request gets the system-busy error instead of hanging.
+	QueryTimeout time.Duration `koanf:"query_timeout"`
+}
+
+// Secrets holds the deployment's master secret.
+type Secrets struct {
+	// KeyEncryptionKey is 32 bytes, base64 (standard or URL alphabet). It
+	// encrypts signing keys at rest and keys the token hashes, so every node
+	// of a deployment must share it.
+	KeyEncryptionKey string `koanf:"key_encryption_key"`
+}
+
+// Keys configures signing-key rotation.
+type Keys struct {
+	// RotationDelay is how long a new key is published before it signs,
+	// so that relying parties that cache the JWKS see it first.
+	RotationDelay time.Duration `koanf:"rotation_delay"`
+	// RefreshInterval is how often a node reloads keys from storage; a key
+	// rotated on one node is in every node's JWKS within this bound.
+	RefreshInterval time.Duration `koanf:"refresh_interval"`
+	// MinRetention is the least time a retired key stays published.
+	MinRetention time.Duration `koanf:"min_retention"`
+}
+
+// Password configures password hashing.
+type Password struct {
+	Concurrency int           `koanf:"concurrency"` // hashes at once; 0: one per CPU
+	QueueLimit  int           `koanf:"queue_limit"` // logins allowed to wait for a hashing slot
+	MaxWait     time.Duration `koanf:"max_wait"`    // longest wait before the system-busy error
+}
+
+// Sweep configures the background removal of expired records.
+type Sweep struct {
+	Interval time.Duration `koanf:"interval"`
+	Batch    int           `koanf:"batch"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `koanf:"level"`  // debug | info | warn | error
+	Format string `koanf:"format"` // json | text
+}
+
+// Bootstrap declares tenants, applications and users that are applied,
+// idempotently, at every start.
+type Bootstrap struct {
+	Tenants []Tenant `koanf:"tenants"`
+}
+
+// Tenant declares one tenant.
+type Tenant struct {
+	ID              string   `koanf:"id"`
+	Name            string   `koanf:"name"`
+	Edition         string   `koanf:"edition"`
+	Domains         []string `koanf:"domains"`
+	DefaultLanguage string   `koanf:"default_language"`
+
+	LockoutThreshold   *int          `koanf:"lockout_threshold"`
+	LockoutWindow      time.Duration `koanf:"lockout_window"`
+	LockoutDuration    time.Duration `koanf:"lockout_duration"`
+	PasswordMaxAge     time.Duration `koanf:"password_max_age"`
+	PasswordWarnBefore time.Duration `koanf:"password_warn_before"`
+	PasswordMinLength  int           `koanf:"password_min_length"`
+
+	Applications []Application `koanf:"applications"`
+	Users        []User        `koanf:"users"`
+}
+
+// Application declares one application (client) of a tenant. Zero
+// durations and nil switches take the defaults of contract §8.
+type Application struct {
+	ClientID             string        `koanf:"client_id"`
+	ClientSecret         string        `koanf:"client_secret"`
+	Name                 string        `koanf:"name"`
+	RedirectURIs         []string      `koanf:"redirect_uris"`
+	GrantTypes           []string      `koanf:"grant_types"`
+	SessionTTL           time.Duration `koanf:"session_ttl"`
+	SessionAutoRefresh   *bool         `koanf:"session_auto_refresh"`
+	RotationGrace        time.Duration `koanf:"rotation_grace"`
+	DeviceBinding        *bool         `koanf:"device_binding"`
+	IDTokenTTL           time.Duration `koanf:"id_token_ttl"`
+	IDTokenAlg           string        `koanf:"id_token_alg"`
+	AccessTokenTTL       time.Duration `koanf:"access_token_ttl"`
+	TenantAccessTokenTTL time.Duration `koanf:"tenant_access_token_ttl"`
+	RefreshTokenTTL      time.Duration `koanf:"refresh_token_ttl"`
+}
+
+// User declares one user. The password is the initial password: it is set
+// when the user is created and not overwritten at later starts, so that a
+// user's own password change survives a restart.
+type User struct {
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	Name     string `koanf:"name"`
+	Email    string `koanf:"email"`
+	Mobile   string `koanf:"mobile"`
+}
+
+// Defaults returns the configuration used when nothing is configured.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			MaxBodyBytes:    64 << 10,
+			RequestTimeout:  10 * time.Second,
+			ShutdownTimeout: 15 * time.Second,
+		},
+		Storage: Storage{Driver: "sqlite", DSN: "./sesame-data/sesame.db", QueryTimeout: 5 * time.Second},
+		Keys: Keys{
+			RotationDelay:   10 * time.Minute,
+			RefreshInterval: 30 * time.Second,
+			MinRetention:    24 * time.Hour,
+		},
+		Password: Password{QueueLimit: 64, MaxWait: 2 * time.Second},
+		Sweep:    Sweep{Interval: time.Minute, Batch: 1000},
+		Log:      Log{Level: "info", Format: "json"},
+	}
+}
+
+// Flags registers the command-line flags that override configuration keys.
+// Each flag's name maps to a key through FlagKeys.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("listen", "", "address to listen on (server.listen)")
+	fs.String("public-url", "", "public base URL (server.public_url)")
+	fs.String("storage-driver", "", "sqlite or postgres (storage.driver)")
+	fs.String("storage-dsn", "", "database file or PostgreSQL URL (storage.dsn)")
+	fs.String("log-level", "", "debug, info, warn or error (log.level)")
+}
+
+// FlagKeys maps flag names to configuration keys.
+var flagKeys = map[string]string{
+	"listen":         "server.listen",
+	"public-url":     "server.public_url",
+	"storage-driver": "storage.driver",
+	"storage-dsn":    "storage.dsn",
+	"log-level":      "log.level",
+}
+
+// envRef matches ${NAME} references in the configuration file.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Load builds the configuration: defaults, then the YAML file at path (if
+// path is not empty; ${NAME} in it is replaced by the environment variable
+// NAME), then SESAME_* environment variables (SESAME_SERVER__PUBLIC_URL sets
+// server.public_url: a double underscore separates levels), then the flags
+// that were set. getenv is os.Getenv in production.
+func Load(path string, environ []string, flags *pflag.FlagSet) (Config, error) {
+	k := koanf.New(".")
+	getenv := func(name string) string {
+		for _, kv := range environ {
+			if n, v, ok := strings.Cut(kv, "="); ok && n == name {
+				return v
+			}
+		}
+		return ""
+	}
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+			return []byte(getenv(string(envRef.FindSubmatch(m)[1])))
+		})
+		if err := k.Load(rawbytes.Provider(expanded), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	envProvider := env.Provider(".", env.Opt{
+		Prefix: "SESAME_",
+		TransformFunc: func(key, value string) (string, any) {
+			key = strings.ToLower(strings.TrimPrefix(key, "SESAME_"))
+			return strings.ReplaceAll(key, "__", "."), value
+		},
+		EnvironFunc: func() []string {
+			var out []string
+			for _, kv := range environ {
+				// Only nested keys (with "__") are configuration; plain
+				// SESAME_FOO variables such as SESAME_TEST_* belong to others.
+				if strings.HasPrefix(kv, "SESAME_") && strings.Contains(kv[:strings.IndexByte(kv+"=", '=')], "__") {
+					out = append(out, kv)
+				}
+			}
+			return out
+		},
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	if flags != nil {
+		p := posflag.ProviderWithFlag(flags, ".", k, func(f *pflag.Flag) (string, any) {
+			key, ok := flagKeys[f.Name]
+			if !ok || !f.Changed {
+				return "", nil
+			}
+			return key, posflag.FlagVal(flags, f)
+		})
+		if err := k.Load(p, nil); err != nil {
+			return Config{}, fmt.Errorf("config: flags: %w", err)
+		}
+	}
+	cfg := Defaults()
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if cfg.Server.PublicURL == "" {
+		cfg.Server.PublicURL = "http://" + cfg.Server.Listen
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports the first problem in the configuration.
+func (c Config) Validate() error {
+	pu, perr := url.Parse(c.Server.PublicURL)
+	for _, check := range []struct {
+		bad bool
+		msg string
+	}{
+		{c.Server.Listen == "", "server.listen is empty"},
+		{perr != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https"), "server.public_url must be an absolute http(s) URL"},
+		{c.Server.MaxBodyBytes < 1024, "server.max_body_bytes must be at least 1024"},
+		{c.Storage.Driver != "sqlite" && c.Storage.Driver != "postgres", "storage.driver must be sqlite or postgres"},
+		{c.Storage.DSN == "", "storage.dsn is empty"},
+		{c.Storage.Driver == "postgres" && c.Secrets.KeyEncryptionKey == "", "secrets.key_encryption_key is required with storage.driver postgres: every node must share it"},
+		{c.Storage.QueryTimeout <= 0, "storage.query_timeout must be positive"},
+		{c.Keys.RefreshInterval <= 0, "keys.refresh_interval must be positive"},
+		{c.Keys.RotationDelay < c.Keys.RefreshInterval, "keys.rotation_delay must be at least keys.refresh_interval, so every node publishes a new key before any node signs with it"},
+		{c.Sweep.Interval <= 0 || c.Sweep.Batch <= 0, "sweep.interval and sweep.batch must be positive"},
+	} {
+		if check.bad {
+			return errors.New("config: " + check.msg)
+		}
+	}
+	if _, err := c.KeyEncryptionKey(); err != nil {
+		return err
+	}
+	return c.Bootstrap.validate()
+}
+
+// KeyEncryptionKey decodes secrets.key_encryption_key; it returns nil when
+// none is configured.
+func (c Config) KeyEncryptionKey() ([]byte, error) {
+	return DecodeKey(c.Secrets.KeyEncryptionKey)
+}
+
+// DecodeKey decodes a base64 (standard or URL, padded or not) 32-byte key.
+// An empty string gives nil and no error.
+func DecodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	for _, enc := range encodings {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, fmt.Errorf("config: secrets.key_encryption_key must decode to 32 bytes, got %d", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, errors.New("config: secrets.key_encryption_key is not valid base64")
+}
+
+// PublicHost returns the host name (without port) of server.public_url.
+func (c Config) PublicHost() string {
+	u, err := url.Parse(c.Server.PublicURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+func (b Bootstrap) validate() error {
+	seenTenant := map[string]bool{}
+	seenDomain := map[string]string{}
+	for i, t := range b.Tenants {
+		where := fmt.Sprintf("bootstrap.tenants[%d]", i)
+		if t.ID == "" {
+			return fmt.Errorf("config: %s.id is empty", where)
+		}
+		if seenTenant[t.ID] {
+			return fmt.Errorf("config: %s: tenant id %q declared twice", where, t.ID)
+		}
+		seenTenant[t.ID] = true
+		if t.Edition != "" && t.Edition != "eiam" && t.Edition != "ciam" {
+			return fmt.Errorf("config: %s.edition must be eiam or ciam", where)
+		}
+		if t.DefaultLanguage != "" && t.DefaultLanguage != "en" && t.DefaultLanguage != "zh" {
+			return fmt.Errorf("config: %s.default_language must be en or zh", where)
+		}
+		for _, d := range t.Domains {
+			d = strings.ToLower(d)
+			if d == "" || strings.ContainsAny(d, "/:@ ") {
+				if _, _, err := net.SplitHostPort(d); err == nil {
+					return fmt.Errorf("config: %s.domains: %q: give the host name without a port", where, d)
+				}
+				return fmt.Errorf("config: %s.domains: %q is not a host name", where, d)
+			}
+			if other, ok := seenDomain[d]; ok {
+				return fmt.Errorf("config: %s.domains: %q is also a domain of tenant %q", where, d, other)
+			}
+			seenDomain[d] = t.ID
+		}
+		seenClient := map[string]bool{}
+		for j, a := range t.Applications {
+			aw := fmt.Sprintf("%s.applications[%d]", where, j)
+			if a.ClientID == "" {
+				return fmt.Errorf("config: %s.client_id is empty", aw)
+			}
+			if seenClient[a.ClientID] {
+				return fmt.Errorf("config: %s: client_id %q declared twice", aw, a.ClientID)
+			}
+			seenClient[a.ClientID] = true
+			if a.ClientSecret != "" && len(a.ClientSecret) < 16 {
+				return fmt.Errorf("config: %s.client_secret must be at least 16 characters", aw)
+			}
+			switch a.IDTokenAlg {
+			case "", "RS256", "RS512", "ES256", "EdDSA":
+			default:
+				return fmt.Errorf("config: %s.id_token_alg must be RS256, RS512, ES256 or EdDSA", aw)
+			}
+			for _, g := range a.GrantTypes {
+				switch g {
+				case "authorization_code", "refresh_token", "client_credentials":
+				default:
+					return fmt.Errorf("config: %s.grant_types: unknown grant type %q", aw, g)
+				}
+			}
+			for _, d := range []time.Duration{a.SessionTTL, a.RotationGrace, a.IDTokenTTL, a.AccessTokenTTL, a.TenantAccessTokenTTL, a.RefreshTokenTTL} {
+				if d < 0 {
+					return fmt.Errorf("config: %s: durations must not be negative", aw)
+				}
+			}
+		}
+		seenUser := map[string]bool{}
+		for j, u := range t.Users {
+			uw := fmt.Sprintf("%s.users[%d]", where, j)
+			if u.Username == "" {
+				return fmt.Errorf("config: %s.username is empty", uw)
+			}
+			if seenUser[strings.ToLower(u.Username)] {
+				return fmt.Errorf("config: %s: username %q declared twice", uw, u.Username)
+			}
+			seenUser[strings.ToLower(u.Username)] = true
+		}
+	}
+	return nil
+}
+
+// encodings are the base64 alphabets a key may be written in.
+var encodings = []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}

@@ -1,0 +1,10 @@
+// Package session owns the session lifecycle of contract §2 and §3: login
+// with user name and password (lockout, password expiry, state tokens),
+// session tokens and their exchange for id_tokens (auto-refresh with a
+// grace period, device binding), logout, server-side refresh and SSO
+// tickets.
+//
+// It is protocol-independent: the SDK and tenant API handlers parse
+// requests and call a Service; the Service returns results or
+// *sdkerror.Error values, which only the handlers write.
+package session

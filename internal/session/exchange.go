@@ -1,0 +1,213 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/sdkerror"
+	"github.com/sesame-idp/sesame/internal/secret"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// ExchangeResult is the answer of contract §2.2.
+type ExchangeResult struct {
+	SessionToken string
+	Expire       int64 // seconds the returned session token stays valid
+	IDToken      string
+}
+
+// current is a session found by a presented token, with the token the
+// client must use from now on.
+type current struct {
+	session store.Session
+	token   string // the token that is current after this call
+	rotated bool   // token is the successor of the presented one
+}
+
+// find looks up the session of a presented token and applies the rules
+// every use of a session token shares: expiry, the grace period of a
+// rotated token, and device binding.
+//
+// A token that was rotated away is answered with its successor while the
+// grace period lasts (contract §2.2: a lost response or a concurrent retry
+// must not log the user out); the successor is derived from the presented
+// token (secret.Hasher.Successor), so only hashes are stored.
+func (s *Service) find(ctx context.Context, t store.Tenant, grace time.Duration, tok string, d store.Device, bindDevice bool) (current, error) {
+	now := s.Now()
+	h := s.Hasher.Hash(PurposeSession, tok)
+	sess, err := s.Store.SessionByTokenHash(ctx, t.ID, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return current{}, sdkerror.New(sdkerror.SessionInvalid)
+	}
+	if err != nil {
+		return current{}, sdkerror.Busy(err)
+	}
+	c := current{session: sess, token: tok}
+	if !secret.Equal(h, sess.TokenHash) {
+		// The previous token: valid only within the grace period, and only
+		// if the current token is still its direct successor.
+		succ := s.Hasher.Successor(PurposeSession, tok)
+		if now.After(sess.RotatedAt.Add(grace)) || !secret.Equal(s.Hasher.Hash(PurposeSession, succ), sess.TokenHash) {
+			s.Logger.WarnContext(ctx, "rotated session token reused after its grace period", "tenant", t.ID, "session", sess.ID)
+			return current{}, sdkerror.New(sdkerror.SessionInvalid)
+		}
+		c.token, c.rotated = succ, true
+	}
+	if !now.Before(sess.ExpiresAt) {
+		return current{}, sdkerror.New(sdkerror.SessionExpired)
+	}
+	if bindDevice && d.Fingerprint != sess.Device.Fingerprint {
+		// Contract §2.2: refused as an invalid session, and audited.
+		s.Logger.WarnContext(ctx, "session token presented from another device", "tenant", t.ID, "session", sess.ID, "user", sess.UserID)
+		return current{}, sdkerror.New(sdkerror.SessionInvalid)
+	}
+	return c, nil
+}
+
+// rotate replaces the current token of c by its successor with a fresh
+// lifetime. Of concurrent rotations of one token exactly one wins in the
+// store; the others see the winner's result through the grace rule, so
+// every caller gets the same successor.
+func (s *Service) rotate(ctx context.Context, t store.Tenant, grace, ttl time.Duration, c current, d store.Device, bindDevice bool) (current, error) {
+	if c.rotated {
+		return c, nil
+	}
+	now := s.Now()
+	succ := s.Hasher.Successor(PurposeSession, c.token)
+	ok, err := s.Store.RotateSessionToken(ctx, t.ID, c.session.TokenHash, s.Hasher.Hash(PurposeSession, succ), now, now.Add(ttl))
+	if err != nil {
+		return current{}, sdkerror.Busy(err)
+	}
+	if !ok {
+		// Another request rotated it first: answer as a retry would be.
+		return s.find(ctx, t, grace, c.token, d, bindDevice)
+	}
+	c.session.PrevTokenHash, c.session.TokenHash = c.session.TokenHash, s.Hasher.Hash(PurposeSession, succ)
+	c.session.RotatedAt, c.session.ExpiresAt = now, now.Add(ttl)
+	c.token, c.rotated = succ, true
+	s.Metrics.Token("session_token", "issued")
+	return c, nil
+}
+
+// Exchange answers POST /api/v2/sdk/sso/session-token/id-token: a fresh
+// id_token for app, and the session token the client must keep using
+// (rotated when the application has session_auto_refresh on).
+func (s *Service) Exchange(ctx context.Context, t store.Tenant, app store.Application, tok string, d store.Device) (ExchangeResult, error) {
+	c, err := s.find(ctx, t, app.RotationGrace, tok, d, app.DeviceBinding)
+	if err != nil {
+		s.Metrics.Token("id_token", "refused")
+		return ExchangeResult{}, err
+	}
+	u, err := s.Store.GetUser(ctx, t.ID, c.session.UserID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ExchangeResult{}, sdkerror.New(sdkerror.SessionInvalid)
+	case err != nil:
+		return ExchangeResult{}, sdkerror.Busy(err)
+	case u.Status != store.UserActive:
+		// A disabled user's sessions stop working at once.
+		s.Metrics.Token("id_token", "refused")
+		return ExchangeResult{}, sdkerror.New(sdkerror.SessionInvalid)
+	}
+	if app.SessionAutoRefresh {
+		if c, err = s.rotate(ctx, t, app.RotationGrace, app.SessionTTL, c, d, app.DeviceBinding); err != nil {
+			return ExchangeResult{}, err
+		}
+	}
+	idt, err := s.IDTokens.SignIDToken(ctx, t, app, u, c.session.AuthTime)
+	if err != nil {
+		s.Metrics.Token("id_token", "refused")
+		return ExchangeResult{}, sdkerror.Busy(err)
+	}
+	s.Metrics.Token("id_token", "issued")
+	return ExchangeResult{SessionToken: c.token, Expire: s.remaining(c.session), IDToken: idt}, nil
+}
+
+func (s *Service) remaining(sess store.Session) int64 {
+	return max(seconds(sess.ExpiresAt.Sub(s.Now())), 0)
+}
+
+// Logout ends the session of a token (POST /api/v2/sdk/logout). A token
+// within its grace period ends the session too. Device binding applies as
+// it does to the exchange, so a stolen token cannot be used to log a user
+// out from elsewhere either.
+func (s *Service) Logout(ctx context.Context, t store.Tenant, app store.Application, tok string, d store.Device) error {
+	c, err := s.find(ctx, t, app.RotationGrace, tok, d, app.DeviceBinding)
+	if err != nil {
+		var se *sdkerror.Error
+		// An expired session is as good as ended.
+		if errors.As(err, &se) && se.Kind == sdkerror.SessionExpired {
+			return nil
+		}
+		return err
+	}
+	if err := s.Store.DeleteSession(ctx, t.ID, c.session.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return sdkerror.Busy(err)
+	}
+	return nil
+}
+
+// RefreshResult is the answer of contract §3.2.
+type RefreshResult struct {
+	SessionToken string
+	Expire       int64
+}
+
+// Refresh rotates a session token for a server (POST
+// /api/v2/tenant/sso/session-token/refresh). The device fingerprint must
+// equal the session's whatever the application's device binding (seed 002).
+func (s *Service) Refresh(ctx context.Context, t store.Tenant, app store.Application, tok string, d store.Device) (RefreshResult, error) {
+	c, err := s.find(ctx, t, app.RotationGrace, tok, d, true)
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	if c, err = s.rotate(ctx, t, app.RotationGrace, app.SessionTTL, c, d, true); err != nil {
+		return RefreshResult{}, err
+	}
+	return RefreshResult{SessionToken: c.token, Expire: s.remaining(c.session)}, nil
+}
+
+// IssueSSOTicket turns a session token into a one-time ticket (contract
+// §3.3).
+func (s *Service) IssueSSOTicket(ctx context.Context, t store.Tenant, app store.Application, tok string, d store.Device) (string, int64, error) {
+	c, err := s.find(ctx, t, app.RotationGrace, tok, d, true)
+	if err != nil {
+		return "", 0, err
+	}
+	now := s.Now()
+	ticket := secret.NewToken()
+	err = s.Store.CreateSSOTicket(ctx, store.SSOTicket{
+		TicketHash: s.Hasher.Hash(PurposeSSOTicket, ticket),
+		TenantID:   t.ID,
+		SessionID:  c.session.ID,
+		UserID:     c.session.UserID,
+		ClientID:   app.ClientID,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(SSOTicketTTL),
+	})
+	if err != nil {
+		return "", 0, sdkerror.Busy(err)
+	}
+	s.Metrics.Token("sso_ticket", "issued")
+	return ticket, seconds(SSOTicketTTL), nil
+}
+
+// VerifySSOTicket redeems a ticket once and returns its user.
+func (s *Service) VerifySSOTicket(ctx context.Context, t store.Tenant, ticket string) (store.User, error) {
+	tk, err := s.Store.ConsumeSSOTicket(ctx, t.ID, s.Hasher.Hash(PurposeSSOTicket, ticket), s.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, sdkerror.New(sdkerror.ParamInvalid, "sso_ticket")
+	}
+	if err != nil {
+		return store.User{}, sdkerror.Busy(err)
+	}
+	u, err := s.Store.GetUser(ctx, t.ID, tk.UserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Status != store.UserActive) {
+		return store.User{}, sdkerror.New(sdkerror.ParamInvalid, "sso_ticket")
+	}
+	if err != nil {
+		return store.User{}, sdkerror.Busy(err)
+	}
+	return u, nil
+}
