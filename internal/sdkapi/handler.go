@@ -85,7 +85,12 @@ func (h *Handler) prepare(r *http.Request) (c *call, edition string, zh bool, er
 	ctx := r.Context()
 	t, terr := h.Tenants.Resolve(ctx, r)
 	if terr != nil {
-		zh = sdkerror.Language(r, "en")
+		edition, lang := h.DefaultEdition, "en"
+		if t.ID != "" {
+			// Storage failed, but the tenant is known from before.
+			edition, lang = t.Edition, t.DefaultLanguage
+		}
+		zh = sdkerror.Language(r, lang)
 		switch {
 		case errors.Is(terr, tenant.ErrIDRequired):
 			return nil, h.DefaultEdition, zh, sdkerror.New(sdkerror.ParamMissing, "X-tenant-id")
@@ -93,7 +98,7 @@ func (h *Handler) prepare(r *http.Request) (c *call, edition string, zh bool, er
 			// To the caller an unknown tenant is an unknown application.
 			return nil, h.DefaultEdition, zh, sdkerror.New(sdkerror.UnknownClient)
 		}
-		return nil, h.DefaultEdition, zh, sdkerror.Busy(terr)
+		return nil, edition, zh, sdkerror.Busy(terr)
 	}
 	zh = sdkerror.Language(r, t.DefaultLanguage)
 	common, perr := ParseCommon(r.Header)

@@ -1,0 +1,166 @@
+// Command sesame is the Sesame identity provider: `sesame serve` runs the
+// server, `sesame keys ...` manages signing keys. This file only wires
+// flags to the internal packages.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sesame-idp/sesame/internal/config"
+	"github.com/sesame-idp/sesame/internal/server"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+func main() {
+	if err := newRootCommand(os.Stdout, os.Stderr, os.Environ()).Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sesame",
+		Short:         "Sesame identity provider",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().String("config", "", "YAML configuration file")
+	config.Flags(root.PersistentFlags())
+	root.AddCommand(serveCommand(stdout, stderr, environ), keysCommand(stdout, stderr, environ))
+	return root
+}
+
+func loadConfig(cmd *cobra.Command, environ []string) (config.Config, error) {
+	path, _ := cmd.Flags().GetString("config")
+	return config.Load(path, environ, cmd.Flags())
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.Log.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func serveCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (SQLite in ./sesame-data/ and a demo tenant when nothing is configured)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, environ)
+			if err != nil {
+				return err
+			}
+			logger := newLogger(cfg, stderr)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			if srv.Demo != nil {
+				fmt.Fprint(stdout, server.DemoBanner(srv.Demo, cfg.Server.PublicURL))
+			}
+			ln, err := net.Listen("tcp", cfg.Server.Listen)
+			if err != nil {
+				return err
+			}
+			return srv.Serve(ctx, ln)
+		},
+	}
+}
+
+func keysCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
+	var tenantIDs, algs []string
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Add and publish a new signing key; signing switches to it after keys.rotation_delay",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, environ)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			km, st, err := server.OpenKeys(ctx, cfg, newLogger(cfg, stderr))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ids, err := resolveTenants(ctx, st, tenantIDs)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if err := km.Rotate(ctx, id, algs...); err != nil {
+					return fmt.Errorf("tenant %s: %w", id, err)
+				}
+				fmt.Fprintf(stdout, "tenant %s: new keys published; they sign from %s on\n", id, cfg.Keys.RotationDelay)
+			}
+			return nil
+		},
+	}
+	rotate.Flags().StringSliceVar(&tenantIDs, "tenant", nil, "tenant ids (default: all tenants)")
+	rotate.Flags().StringSliceVar(&algs, "alg", nil, "algorithms: RS256, RS512, ES256, EdDSA (default: all)")
+	var listTenant string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List a tenant's published keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, environ)
+			if err != nil {
+				return err
+			}
+			km, st, err := server.OpenKeys(cmd.Context(), cfg, newLogger(cfg, stderr))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			infos, err := km.Keys(cmd.Context(), listTenant)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(infos)
+		},
+	}
+	list.Flags().StringVar(&listTenant, "tenant", "demo", "tenant id")
+	keys.AddCommand(rotate, list)
+	return keys
+}
+
+// resolveTenants returns the given tenant ids, or every tenant's.
+func resolveTenants(ctx context.Context, st store.Store, ids []string) ([]string, error) {
+	if len(ids) > 0 {
+		return ids, nil
+	}
+	ts, err := st.ListTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		ids = append(ids, t.ID)
+	}
+	return ids, nil
+}

@@ -1,0 +1,7 @@
+// Package server owns the assembly and lifecycle of a Sesame server: it
+// opens the store, resolves the master secret, applies the bootstrap
+// configuration, builds the domain services and HTTP handlers, and runs
+// the listener, the key refresher and the expiry sweeper until shutdown.
+//
+// cmd/sesame only parses flags and calls into this package.
+package server

@@ -1,0 +1,103 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+const applicationColumns = `tenant_id, client_id, name, secret_hash, redirect_uris, grant_types,
+	session_ttl_ms, session_auto_refresh, rotation_grace_ms, device_binding,
+	id_token_ttl_ms, id_token_alg, access_token_ttl_ms, tenant_access_token_ttl_ms,
+	refresh_token_ttl_ms, created_at, updated_at`
+
+func scanApplication(sc scanner) (store.Application, error) {
+	var (
+		a                                 store.Application
+		redirects, grants                 string
+		sessionTTL, grace                 int64
+		autoRefresh, binding              int64
+		idTTL, accessTTL, tenantTTL, rTTL int64
+		createdAt, updatedAt              int64
+	)
+	err := sc.Scan(&a.TenantID, &a.ClientID, &a.Name, &a.SecretHash, &redirects, &grants,
+		&sessionTTL, &autoRefresh, &grace, &binding,
+		&idTTL, &a.IDTokenAlg, &accessTTL, &tenantTTL, &rTTL, &createdAt, &updatedAt)
+	if err != nil {
+		return store.Application{}, err
+	}
+	if a.RedirectURIs, err = decodeList(redirects); err != nil {
+		return store.Application{}, err
+	}
+	if a.GrantTypes, err = decodeList(grants); err != nil {
+		return store.Application{}, err
+	}
+	a.SessionTTL = fromDur(sessionTTL)
+	a.SessionAutoRefresh = autoRefresh != 0
+	a.RotationGrace = fromDur(grace)
+	a.DeviceBinding = binding != 0
+	a.IDTokenTTL = fromDur(idTTL)
+	a.AccessTokenTTL = fromDur(accessTTL)
+	a.TenantAccessTokenTTL = fromDur(tenantTTL)
+	a.RefreshTokenTTL = fromDur(rTTL)
+	a.CreatedAt = fromMS(createdAt)
+	a.UpdatedAt = fromMS(updatedAt)
+	return a, nil
+}
+
+// UpsertApplication creates or replaces an application.
+func (s *Store) UpsertApplication(ctx context.Context, a store.Application) error {
+	redirects, err := encodeList(a.RedirectURIs)
+	if err != nil {
+		return err
+	}
+	grants, err := encodeList(a.GrantTypes)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO applications (`+applicationColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+ON CONFLICT (tenant_id, client_id) DO UPDATE SET
+	name = excluded.name, secret_hash = excluded.secret_hash,
+	redirect_uris = excluded.redirect_uris, grant_types = excluded.grant_types,
+	session_ttl_ms = excluded.session_ttl_ms,
+	session_auto_refresh = excluded.session_auto_refresh,
+	rotation_grace_ms = excluded.rotation_grace_ms,
+	device_binding = excluded.device_binding,
+	id_token_ttl_ms = excluded.id_token_ttl_ms, id_token_alg = excluded.id_token_alg,
+	access_token_ttl_ms = excluded.access_token_ttl_ms,
+	tenant_access_token_ttl_ms = excluded.tenant_access_token_ttl_ms,
+	refresh_token_ttl_ms = excluded.refresh_token_ttl_ms,
+	created_at = excluded.created_at, updated_at = excluded.updated_at`,
+		a.TenantID, a.ClientID, a.Name, nullBytes(a.SecretHash), redirects, grants,
+		dur(a.SessionTTL), boolInt(a.SessionAutoRefresh), dur(a.RotationGrace), boolInt(a.DeviceBinding),
+		dur(a.IDTokenTTL), a.IDTokenAlg, dur(a.AccessTokenTTL), dur(a.TenantAccessTokenTTL),
+		dur(a.RefreshTokenTTL), ms(a.CreatedAt), ms(a.UpdatedAt))
+	return s.wrap("upsert application", err)
+}
+
+// GetApplication returns one application of a tenant.
+func (s *Store) GetApplication(ctx context.Context, tenantID, clientID string) (store.Application, error) {
+	a, err := scanApplication(s.r.QueryRowContext(ctx, `SELECT `+applicationColumns+`
+FROM applications WHERE tenant_id = $1 AND client_id = $2`, tenantID, clientID))
+	return a, s.wrap("get application", err)
+}
+
+// ListApplications returns a tenant's applications ordered by client id.
+func (s *Store) ListApplications(ctx context.Context, tenantID string) ([]store.Application, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+applicationColumns+`
+FROM applications WHERE tenant_id = $1 ORDER BY client_id`, tenantID)
+	if err != nil {
+		return nil, s.wrap("list applications", err)
+	}
+	defer rows.Close()
+	var out []store.Application
+	for rows.Next() {
+		a, err := scanApplication(rows)
+		if err != nil {
+			return nil, s.wrap("list applications", err)
+		}
+		out = append(out, a)
+	}
+	return out, s.wrap("list applications", rows.Err())
+}

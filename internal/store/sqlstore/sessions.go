@@ -1,0 +1,82 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+const sessionColumns = `id, tenant_id, user_id, client_id, token_hash, prev_token_hash, rotated_at,
+	device_fingerprint, device_os_version, device_agent, device_ip,
+	auth_time, created_at, expires_at`
+
+func scanSession(sc scanner) (store.Session, error) {
+	var (
+		se                   store.Session
+		rotatedAt, authTime  int64
+		createdAt, expiresAt int64
+	)
+	err := sc.Scan(&se.ID, &se.TenantID, &se.UserID, &se.ClientID, &se.TokenHash, &se.PrevTokenHash,
+		&rotatedAt, &se.Device.Fingerprint, &se.Device.OSVersion, &se.Device.Agent, &se.Device.IP,
+		&authTime, &createdAt, &expiresAt)
+	if err != nil {
+		return store.Session{}, err
+	}
+	se.RotatedAt = fromMS(rotatedAt)
+	se.AuthTime = fromMS(authTime)
+	se.CreatedAt = fromMS(createdAt)
+	se.ExpiresAt = fromMS(expiresAt)
+	return se, nil
+}
+
+// CreateSession stores a new session. A duplicate id or token hash is
+// store.ErrConflict.
+func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		se.ID, se.TenantID, se.UserID, se.ClientID, se.TokenHash, nullBytes(se.PrevTokenHash),
+		ms(se.RotatedAt), se.Device.Fingerprint, se.Device.OSVersion, se.Device.Agent, se.Device.IP,
+		ms(se.AuthTime), ms(se.CreatedAt), ms(se.ExpiresAt))
+	return s.wrap("create session", err)
+}
+
+// SessionByTokenHash finds the session whose current or previous token
+// hash is tokenHash, using the indexes on token_hash and prev_token_hash.
+// Expiry and grace are the caller's decision.
+func (s *Store) SessionByTokenHash(ctx context.Context, tenantID string, tokenHash []byte) (store.Session, error) {
+	se, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+WHERE tenant_id = $1 AND (token_hash = $2 OR prev_token_hash = $2)`, tenantID, tokenHash))
+	return se, s.wrap("session by token hash", err)
+}
+
+// RotateSessionToken makes newHash the current token if oldHash still is.
+//
+// It is ONE conditional UPDATE: the WHERE clause is re-checked under the
+// row lock, so when several requests (on any number of nodes) present the
+// same token at once, exactly one of them sees token_hash = oldHash and
+// rotates; the others affect no row and are told false. A SELECT followed by
+// an UPDATE would let two of them rotate and hand out two successors.
+func (s *Store) RotateSessionToken(ctx context.Context, tenantID string, oldHash, newHash []byte, now, expiresAt time.Time) (bool, error) {
+	cur, err := s.SessionByTokenHash(ctx, tenantID, oldHash)
+	if err != nil || string(cur.TokenHash) != string(oldHash) {
+		return false, nil
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions
+SET prev_token_hash = $2, token_hash = $3, rotated_at = $4, expires_at = $5
+WHERE tenant_id = $1 AND id = $6`, tenantID, oldHash, newHash, ms(now), ms(expiresAt), cur.ID)
+	if err != nil {
+		return false, s.wrap("rotate session token", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.wrap("rotate session token", err)
+	}
+	return n == 1, nil
+}
+
+// DeleteSession removes a session; an unknown one is store.ErrNotFound.
+func (s *Store) DeleteSession(ctx context.Context, tenantID, sessionID string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, tenantID, sessionID)
+	return s.one("delete session", res, err)
+}

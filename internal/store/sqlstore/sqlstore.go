@@ -1,0 +1,347 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Driver names accepted in Config.Driver.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Default pool sizes.
+const (
+	defaultSQLiteReaders = 4
+	defaultPostgresConns = 20
+)
+
+// Config selects and configures the database.
+type Config struct {
+	// Driver is DriverSQLite or DriverPostgres.
+	Driver string
+	// DSN is, for SQLite, the path of the database file (its directory is
+	// created if missing) and, for PostgreSQL, a pgx connection string
+	// (URL or key=value form).
+	DSN string
+	// MaxOpenConns bounds the pool: for SQLite the read pool (writes always
+	// go through one connection), for PostgreSQL the only pool. 0 selects
+	// the default (4 SQLite readers, 20 PostgreSQL connections).
+	MaxOpenConns int
+	// Logger receives migration progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Store is the database/sql implementation of store.Store for SQLite and
+// PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	// w runs every statement that writes, r every read-only query. For
+	// PostgreSQL they are the same pool; for SQLite w has a single
+	// connection, because SQLite admits one writer at a time and a Go-side
+	// queue is cheaper and fairer than SQLITE_BUSY retries, while r has
+	// several connections that read concurrently from the WAL snapshot.
+	w, r    *sql.DB
+	dialect dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+// dialect holds the few things that differ between the databases. The SQL
+// text of queries does not: modernc.org/sqlite binds $1..$N like PostgreSQL,
+// and both support ON CONFLICT, RETURNING and row-limited subqueries.
+type dialect struct {
+	name         string // migrations directory and driver name
+	gooseDialect goose.Dialect
+	// isUnique reports whether err is a unique or primary-key violation.
+	isUnique func(error) bool
+}
+
+var sqliteDialect = dialect{
+	name:         DriverSQLite,
+	gooseDialect: goose.DialectSQLite3,
+	isUnique: func(err error) bool {
+		// Extended result codes are enabled by the driver:
+		// SQLITE_CONSTRAINT_UNIQUE (2067) and SQLITE_CONSTRAINT_PRIMARYKEY (1555).
+		var e *sqlite.Error
+		return errors.As(err, &e) && (e.Code() == 2067 || e.Code() == 1555)
+	},
+}
+
+var postgresDialect = dialect{
+	name:         DriverPostgres,
+	gooseDialect: goose.DialectPostgres,
+	isUnique: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "23505" // unique_violation
+	},
+}
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// Open connects to the database described by cfg, applies any pending
+// migrations and returns the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DSN == "" {
+		return nil, errors.New("sqlstore: empty DSN")
+	}
+	var (
+		s   *Store
+		err error
+	)
+	switch cfg.Driver {
+	case DriverSQLite:
+		s, err = openSQLite(ctx, cfg)
+	case DriverPostgres:
+		s, err = openPostgres(ctx, cfg)
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown driver %q (want %q or %q)", cfg.Driver, DriverSQLite, DriverPostgres)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openSQLite opens the write and read pools on the database file.
+//
+// Durability: journal_mode=WAL with synchronous=NORMAL writes every commit
+// to the WAL file before the statement returns and only defers the fsync
+// to checkpoints. A commit therefore survives the process being killed
+// (kill -9, crash) — the bytes are in the OS page cache — and is at risk
+// only from an OS crash or power loss before the next checkpoint.
+func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
+	path := strings.TrimPrefix(cfg.DSN, "file:")
+	if path == ":memory:" || strings.ContainsAny(path, "?") {
+		// Two pools on ":memory:" would be two unrelated databases, and
+		// the query parameters are ours to set.
+		return nil, errors.New("sqlstore: SQLite DSN must be a plain file path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
+	}
+	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	// _txlock=immediate makes BEGIN take the write lock at once, so a
+	// transaction never fails half-way with SQLITE_BUSY when it upgrades
+	// from reading to writing.
+	w, err := sql.Open("sqlite", path+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// The write connection sets journal_mode=WAL, which is persistent in
+	// the file; connect it before any reader opens the file.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	r, err := sql.Open("sqlite", path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	n := cfg.MaxOpenConns
+	if n <= 0 {
+		n = defaultSQLiteReaders
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxLifetime(0)
+	return &Store{w: w, r: r, dialect: sqliteDialect}, nil
+}
+
+// openPostgres opens the one pool used for reads and writes.
+func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
+	db, err := sql.Open("pgx", cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	n := cfg.MaxOpenConns
+	if n <= 0 {
+		n = defaultPostgresConns
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	return &Store{w: db, r: db, dialect: postgresDialect}, nil
+}
+
+// migrate applies the pending migrations of the store's dialect.
+func (s *Store) migrate(ctx context.Context, logger *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations/"+s.dialect.name)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithSlog(logger)}
+	if s.dialect.name == DriverPostgres {
+		// Several nodes may start at once against one database: a
+		// session-level advisory lock makes them apply migrations one
+		// after the other (the later ones then find nothing pending).
+		// Retry every second instead of goose's default five.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("sqlstore: migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.dialect.gooseDialect, s.w, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	// p.Close would close s.w, so the provider is simply dropped.
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlstore: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the connection pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// Driver reports the database the store runs on: DriverSQLite or
+// DriverPostgres.
+func (s *Store) Driver() string { return s.dialect.name }
+
+// wrap turns a database error into the store's error vocabulary:
+// sql.ErrNoRows becomes store.ErrNotFound, a unique violation
+// store.ErrConflict, anything else a "sqlstore: op: ..." error. Messages
+// name only the operation, never parameter values (which may be hashes).
+func (s *Store) wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case s.dialect.isUnique(err):
+		return store.ErrConflict
+	default:
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+}
+
+// one checks that an UPDATE or DELETE matched exactly one row; zero rows is
+// store.ErrNotFound.
+func (s *Store) one(op string, res sql.Result, err error) error {
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction and commits it if fn succeeds.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return s.wrap(op, tx.Commit())
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// ms converts a time to the stored form: Unix milliseconds, 0 for the zero
+// time.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS is the inverse of ms; times come back in UTC.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// dur converts a duration to stored milliseconds.
+func dur(d time.Duration) int64 { return d.Milliseconds() }
+
+// fromDur is the inverse of dur.
+func fromDur(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// boolInt stores booleans as 0/1 in both dialects.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// nullBytes stores an empty byte slice as NULL, so that nil round-trips.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}

@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// Single-use records (state tokens, SSO tickets) are consumed with ONE
+// DELETE ... RETURNING. The delete is the claim: when several requests
+// present the same token at once, on one node or many, the database lets
+// exactly one DELETE remove the row and return it; the others find nothing.
+// Reading first and deleting afterwards would let two readers both succeed.
+// An expired record is deleted all the same (it is of no further use) but
+// reported as store.ErrNotFound.
+
+// CreateStateToken stores a state token; a duplicate hash is
+// store.ErrConflict.
+func (s *Store) CreateStateToken(ctx context.Context, st store.StateToken) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO state_tokens (token_hash, tenant_id, user_id,
+	client_id, device_fingerprint, purpose, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		st.TokenHash, st.TenantID, st.UserID, st.ClientID, st.DeviceFingerprint, st.Purpose,
+		ms(st.CreatedAt), ms(st.ExpiresAt))
+	return s.wrap("create state token", err)
+}
+
+// ConsumeStateToken removes and returns a state token in one statement.
+func (s *Store) ConsumeStateToken(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (store.StateToken, error) {
+	var (
+		st                   store.StateToken
+		createdAt, expiresAt int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT token_hash, tenant_id, user_id, client_id, device_fingerprint, purpose, created_at, expires_at FROM state_tokens WHERE tenant_id = $1 AND token_hash = $2`,
+		tenantID, tokenHash,
+	).Scan(&st.TokenHash, &st.TenantID, &st.UserID, &st.ClientID, &st.DeviceFingerprint, &st.Purpose,
+		&createdAt, &expiresAt)
+	if err != nil {
+		return store.StateToken{}, s.wrap("consume state token", err)
+	}
+	if expiresAt <= ms(now) {
+		return store.StateToken{}, store.ErrNotFound
+	}
+	s.w.ExecContext(ctx, `DELETE FROM state_tokens WHERE tenant_id = $1 AND token_hash = $2`, tenantID, tokenHash)
+	st.CreatedAt = fromMS(createdAt)
+	st.ExpiresAt = fromMS(expiresAt)
+	return st, nil
+}
+
+// CreateAccessToken stores an access token; a duplicate hash is
+// store.ErrConflict.
+func (s *Store) CreateAccessToken(ctx context.Context, at store.AccessToken) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO access_tokens (token_hash, tenant_id, client_id,
+	user_id, scope, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		at.TokenHash, at.TenantID, at.ClientID, at.UserID, at.Scope, ms(at.CreatedAt), ms(at.ExpiresAt))
+	return s.wrap("create access token", err)
+}
+
+// AccessTokenByHash returns an access token that expires after now.
+func (s *Store) AccessTokenByHash(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (store.AccessToken, error) {
+	var (
+		at                   store.AccessToken
+		createdAt, expiresAt int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT token_hash, tenant_id, client_id, user_id, scope,
+	created_at, expires_at
+FROM access_tokens WHERE tenant_id = $1 AND token_hash = $2 AND expires_at > $3`,
+		tenantID, tokenHash, ms(now),
+	).Scan(&at.TokenHash, &at.TenantID, &at.ClientID, &at.UserID, &at.Scope, &createdAt, &expiresAt)
+	if err != nil {
+		return store.AccessToken{}, s.wrap("access token by hash", err)
+	}
+	at.CreatedAt = fromMS(createdAt)
+	at.ExpiresAt = fromMS(expiresAt)
+	return at, nil
+}
+
+// CreateSSOTicket stores a ticket; a duplicate hash is store.ErrConflict.
+func (s *Store) CreateSSOTicket(ctx context.Context, t store.SSOTicket) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sso_tickets (ticket_hash, tenant_id, session_id,
+	user_id, client_id, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.TicketHash, t.TenantID, t.SessionID, t.UserID, t.ClientID, ms(t.CreatedAt), ms(t.ExpiresAt))
+	return s.wrap("create sso ticket", err)
+}
+
+// ConsumeSSOTicket removes and returns a ticket in one statement.
+func (s *Store) ConsumeSSOTicket(ctx context.Context, tenantID string, ticketHash []byte, now time.Time) (store.SSOTicket, error) {
+	var (
+		t                    store.SSOTicket
+		createdAt, expiresAt int64
+	)
+	err := s.w.QueryRowContext(ctx, `DELETE FROM sso_tickets WHERE tenant_id = $1 AND ticket_hash = $2
+RETURNING ticket_hash, tenant_id, session_id, user_id, client_id, created_at, expires_at`,
+		tenantID, ticketHash,
+	).Scan(&t.TicketHash, &t.TenantID, &t.SessionID, &t.UserID, &t.ClientID, &createdAt, &expiresAt)
+	if err != nil {
+		return store.SSOTicket{}, s.wrap("consume sso ticket", err)
+	}
+	if expiresAt <= ms(now) {
+		return store.SSOTicket{}, store.ErrNotFound
+	}
+	t.CreatedAt = fromMS(createdAt)
+	t.ExpiresAt = fromMS(expiresAt)
+	return t, nil
+}
