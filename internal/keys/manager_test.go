@@ -14,6 +14,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/keys/keystest"
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/sqlstore/sqltest"
 )
 
 // t0 is a round time, so that stores keeping milliseconds keep it exactly.
@@ -31,11 +32,16 @@ type storeFactory struct {
 	new  func(t *testing.T) store.Store
 }
 
-// stores lists the stores the lifecycle tests run against; sql_test.go
-// adds the SQL store.
-var stores = []storeFactory{
-	{"fake", func(*testing.T) store.Store { return keystest.NewStore() }},
-}
+// stores lists the stores the lifecycle tests run against: the in-memory
+// fake, and every SQL backend (PostgreSQL only when sqltest.EnvPostgresDSN
+// is set).
+var stores = func() []storeFactory {
+	out := []storeFactory{{"fake", func(*testing.T) store.Store { return keystest.NewStore() }}}
+	for _, b := range sqltest.Backends() {
+		out = append(out, storeFactory{b.Name, func(t *testing.T) store.Store { return b.Open(t) }})
+	}
+	return out
+}()
 
 func newManager(st store.Store, sealer *keys.Sealer, clock *keystest.Clock) *keys.Manager {
 	return keys.NewManager(st, sealer, keys.Options{

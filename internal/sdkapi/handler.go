@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/password"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
 	"github.com/sesame-idp/sesame/internal/session"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -74,7 +75,13 @@ func (h *Handler) serve(endpoint func(c *call) (any, error)) http.HandlerFunc {
 		if !errors.As(err, &se) {
 			se = sdkerror.Busy(err)
 		}
-		if se.Kind == sdkerror.SystemBusy {
+		switch {
+		case se.Kind != sdkerror.SystemBusy:
+		case errors.Is(se.Cause, password.ErrBusy):
+			// Saturation is expected under a login flood: one line each at
+			// warn level, not an error.
+			h.Logger.WarnContext(r.Context(), "sdk request refused: password hashing saturated", "path", r.URL.Path)
+		default:
 			h.Logger.ErrorContext(r.Context(), "sdk request failed", "path", r.URL.Path, "err", se.Cause)
 		}
 		sdkerror.Write(w, edition, zh, se)
