@@ -82,7 +82,7 @@ func Wrap(mux *http.ServeMux, o Options) http.Handler {
 					panic(p)
 				}
 				// A panic is a bug; the client still gets a clean answer.
-				o.Logger.ErrorContext(ctx, "panic serving request", "request_id", id, "route", route, "panic", p)
+				o.Logger.ErrorContext(ctx, "panic serving request", "route", route, "panic", p)
 				if rec.status == 0 {
 					http.Error(rec, `{"error":"server_error"}`, http.StatusInternalServerError)
 				}
@@ -90,7 +90,6 @@ func Wrap(mux *http.ServeMux, o Options) http.Handler {
 			d := time.Since(start)
 			o.Metrics.ObserveRequest(route, rec.status, d)
 			o.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.String("route", route),

@@ -60,6 +60,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	logger = slog.New(httpx.LogHandler(logger.Handler()))
 	now := opts.Now
 	if now == nil {
 		now = time.Now
