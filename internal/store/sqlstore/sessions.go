@@ -58,13 +58,9 @@ WHERE tenant_id = $1 AND (token_hash = $2 OR prev_token_hash = $2)`, tenantID, t
 // rotates; the others affect no row and are told false. A SELECT followed by
 // an UPDATE would let two of them rotate and hand out two successors.
 func (s *Store) RotateSessionToken(ctx context.Context, tenantID string, oldHash, newHash []byte, now, expiresAt time.Time) (bool, error) {
-	cur, err := s.SessionByTokenHash(ctx, tenantID, oldHash)
-	if err != nil || string(cur.TokenHash) != string(oldHash) {
-		return false, nil
-	}
 	res, err := s.w.ExecContext(ctx, `UPDATE sessions
-SET prev_token_hash = $2, token_hash = $3, rotated_at = $4, expires_at = $5
-WHERE tenant_id = $1 AND id = $6`, tenantID, oldHash, newHash, ms(now), ms(expiresAt), cur.ID)
+SET prev_token_hash = token_hash, token_hash = $3, rotated_at = $4, expires_at = $5
+WHERE tenant_id = $1 AND token_hash = $2`, tenantID, oldHash, newHash, ms(now), ms(expiresAt))
 	if err != nil {
 		return false, s.wrap("rotate session token", err)
 	}

@@ -58,7 +58,7 @@ type Store struct {
 	// connection, because SQLite admits one writer at a time and a Go-side
 	// queue is cheaper and fairer than SQLITE_BUSY retries, while r has
 	// several connections that read concurrently from the WAL snapshot.
-	w, r    *sql.DB
+	w, r    *pool
 	dialect dialect
 }
 
@@ -177,7 +177,7 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
-	return &Store{w: w, r: r, dialect: sqliteDialect}, nil
+	return &Store{w: newPool(w, true), r: newPool(r, true), dialect: sqliteDialect}, nil
 }
 
 // openPostgres opens the one pool used for reads and writes.
@@ -198,7 +198,8 @@ func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
-	return &Store{w: db, r: db, dialect: postgresDialect}, nil
+	p := newPool(db, false)
+	return &Store{w: p, r: p, dialect: postgresDialect}, nil
 }
 
 // migrate applies the pending migrations of the store's dialect.
@@ -219,11 +220,11 @@ func (s *Store) migrate(ctx context.Context, logger *slog.Logger) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(s.dialect.gooseDialect, s.w, fsys, opts...)
+	p, err := goose.NewProvider(s.dialect.gooseDialect, s.w.db, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	// p.Close would close s.w, so the provider is simply dropped.
+	// p.Close would close s.w.db, so the provider is simply dropped.
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
@@ -232,18 +233,18 @@ func (s *Store) migrate(ctx context.Context, logger *slog.Logger) error {
 
 // Ping checks that the database is reachable.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := s.w.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: ping: %w", err)
 	}
 	if s.r != s.w {
-		if err := s.r.PingContext(ctx); err != nil {
+		if err := s.r.db.PingContext(ctx); err != nil {
 			return fmt.Errorf("sqlstore: ping: %w", err)
 		}
 	}
 	return nil
 }
 
-// Close closes the connection pools.
+// Close closes the connection pools and prepared statements.
 func (s *Store) Close() error {
 	err := s.w.Close()
 	if s.r != s.w {
@@ -291,7 +292,7 @@ func (s *Store) one(op string, res sql.Result, err error) error {
 
 // inTx runs fn in a write transaction and commits it if fn succeeds.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(op, err)
 	}

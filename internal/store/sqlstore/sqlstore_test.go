@@ -148,6 +148,12 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 			t.Errorf("session %d lost after SIGKILL: %v", i, err)
 		}
 	}
+	if got, err := s.SessionByTokenHash(t.Context(), "t1", []byte("rotated")); err != nil || got.ID != "s00" {
+		t.Errorf("rotation lost after SIGKILL: (%q, %v)", got.ID, err)
+	}
+	if _, err := s.ConsumeStateToken(t.Context(), "t1", []byte("state"), time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("consumed state token back after SIGKILL: %v", err)
+	}
 }
 
 // killChild writes sessions, reports them acknowledged, and kills itself
@@ -169,6 +175,21 @@ func killChild(path string) {
 			fmt.Println("create session:", err)
 			os.Exit(2)
 		}
+	}
+	// A rotation (UPDATE) and a consumption (DELETE ... RETURNING, read
+	// through a prepared statement) must be as durable as an INSERT.
+	if ok, err := s.RotateSessionToken(ctx, "t1", []byte("hash-00"), []byte("rotated"), now, now.Add(time.Hour)); err != nil || !ok {
+		fmt.Println("rotate:", ok, err)
+		os.Exit(2)
+	}
+	st := store.StateToken{TokenHash: []byte("state"), TenantID: "t1", ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateStateToken(ctx, st); err != nil {
+		fmt.Println("create state token:", err)
+		os.Exit(2)
+	}
+	if _, err := s.ConsumeStateToken(ctx, "t1", st.TokenHash, now); err != nil {
+		fmt.Println("consume state token:", err)
+		os.Exit(2)
 	}
 	fmt.Println("acknowledged 20 sessions")
 	os.Stdout.Sync()

@@ -32,7 +32,8 @@ func (s *Store) ConsumeStateToken(ctx context.Context, tenantID string, tokenHas
 		st                   store.StateToken
 		createdAt, expiresAt int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT token_hash, tenant_id, user_id, client_id, device_fingerprint, purpose, created_at, expires_at FROM state_tokens WHERE tenant_id = $1 AND token_hash = $2`,
+	err := s.w.QueryRowContext(ctx, `DELETE FROM state_tokens WHERE tenant_id = $1 AND token_hash = $2
+RETURNING token_hash, tenant_id, user_id, client_id, device_fingerprint, purpose, created_at, expires_at`,
 		tenantID, tokenHash,
 	).Scan(&st.TokenHash, &st.TenantID, &st.UserID, &st.ClientID, &st.DeviceFingerprint, &st.Purpose,
 		&createdAt, &expiresAt)
@@ -42,7 +43,6 @@ func (s *Store) ConsumeStateToken(ctx context.Context, tenantID string, tokenHas
 	if expiresAt <= ms(now) {
 		return store.StateToken{}, store.ErrNotFound
 	}
-	s.w.ExecContext(ctx, `DELETE FROM state_tokens WHERE tenant_id = $1 AND token_hash = $2`, tenantID, tokenHash)
 	st.CreatedAt = fromMS(createdAt)
 	st.ExpiresAt = fromMS(expiresAt)
 	return st, nil

@@ -73,8 +73,13 @@ func (s *Store) UsersByLoginID(ctx context.Context, tenantID, id string) ([]stor
 		// Users without e-mail or mobile store "", which must not match.
 		return nil, nil
 	}
+	// tenant_id is repeated in each OR branch: SQLite uses its
+	// multi-index OR plan only when every branch matches an index prefix
+	// on its own; with tenant_id factored out it scans the whole tenant.
 	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users
-WHERE tenant_id = $1 AND (username_key = $2 OR email_key = $2 OR mobile = $3)
+WHERE (tenant_id = $1 AND username_key = $2)
+	OR (tenant_id = $1 AND email_key = $2)
+	OR (tenant_id = $1 AND mobile = $3)
 ORDER BY created_at, id LIMIT 2`, tenantID, key(id), id)
 	if err != nil {
 		return nil, s.wrap("users by login id", err)

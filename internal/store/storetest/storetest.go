@@ -743,7 +743,7 @@ func testSessions(t *testing.T, s store.Store) {
 // write) implementation loses a race only when the calls happen to
 // interleave in its window, so one round may miss it; a few rounds make
 // that unlikely.
-const raceRounds = 5
+const raceRounds = 10
 
 // testSessionRotationRace: many requests present the same token at once,
 // each with its own successor; exactly one may win.
