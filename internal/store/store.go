@@ -72,6 +72,11 @@ type Application struct {
 	AccessTokenTTL       time.Duration
 	TenantAccessTokenTTL time.Duration
 	RefreshTokenTTL      time.Duration // 0: no refresh tokens
+	// AccessTokenFormat is "opaque" (the default) or "jwt" (RFC 9068).
+	AccessTokenFormat string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to (OpenID Connect RP-Initiated Logout §3).
+	PostLogoutRedirectURIs []string
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -157,6 +162,11 @@ type AccessToken struct {
 	ClientID  string
 	UserID    string // empty for client_credentials tokens
 	Scope     string
+	// GrantID links the token to the authorization code or refresh-token
+	// family it came from; empty for client_credentials tokens.
+	GrantID   string
+	SessionID string // the session behind a user's token, if any
+	AuthTime  time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
