@@ -31,9 +31,12 @@ var b64 = base64.RawURLEncoding
 type Signer struct {
 	kid    string
 	alg    string
-	prefix []byte // base64url(protected header) + "."
-	sigLen int    // signature size in bytes
-	priv   crypto.Signer
+	prefix []byte // base64url(protected header with typ "JWT") + "."
+	// atPrefix is the same with typ "at+jwt", which RFC 9068 §2.1
+	// requires of JWT access tokens so they cannot pass for id_tokens.
+	atPrefix []byte
+	sigLen   int // signature size in bytes
+	priv     crypto.Signer
 }
 
 // header is the JWS protected header (RFC 7515 §4.1).
@@ -53,17 +56,29 @@ func NewSigner(priv crypto.Signer, kid, alg string) (*Signer, error) {
 	if err := checkKeyType(alg, priv); err != nil {
 		return nil, err
 	}
-	h, err := json.Marshal(header{Alg: alg, Kid: kid, Typ: "JWT"})
+	prefix, err := headerPrefix(alg, kid, "JWT")
 	if err != nil {
 		return nil, err
 	}
-	prefix := b64.AppendEncode(make([]byte, 0, b64.EncodedLen(len(h))+1), h)
-	prefix = append(prefix, '.')
+	atPrefix, err := headerPrefix(alg, kid, "at+jwt")
+	if err != nil {
+		return nil, err
+	}
 	sigLen := 64 // ES256 (R || S, RFC 7518 §3.4) and Ed25519 (RFC 8032 §5.1.6)
 	if k, ok := priv.(*rsa.PrivateKey); ok {
 		sigLen = k.Size()
 	}
-	return &Signer{kid: kid, alg: alg, prefix: prefix, sigLen: sigLen, priv: priv}, nil
+	return &Signer{kid: kid, alg: alg, prefix: prefix, atPrefix: atPrefix, sigLen: sigLen, priv: priv}, nil
+}
+
+// headerPrefix encodes a protected header and the dot after it.
+func headerPrefix(alg, kid, typ string) ([]byte, error) {
+	h, err := json.Marshal(header{Alg: alg, Kid: kid, Typ: typ})
+	if err != nil {
+		return nil, err
+	}
+	prefix := b64.AppendEncode(make([]byte, 0, b64.EncodedLen(len(h))+1), h)
+	return append(prefix, '.'), nil
 }
 
 // KeyID returns the kid of the signing key.
@@ -74,9 +89,14 @@ func (s *Signer) Algorithm() string { return s.alg }
 
 // Sign returns the compact JWS of payload:
 // base64url(header) "." base64url(payload) "." base64url(signature).
-func (s *Signer) Sign(payload []byte) (string, error) {
-	buf := make([]byte, 0, len(s.prefix)+b64.EncodedLen(len(payload))+1+b64.EncodedLen(s.sigLen))
-	buf = append(buf, s.prefix...)
+func (s *Signer) Sign(payload []byte) (string, error) { return s.sign(s.prefix, payload) }
+
+// SignAccessToken is Sign with the header typ "at+jwt" (RFC 9068 §2.1).
+func (s *Signer) SignAccessToken(payload []byte) (string, error) { return s.sign(s.atPrefix, payload) }
+
+func (s *Signer) sign(prefix, payload []byte) (string, error) {
+	buf := make([]byte, 0, len(prefix)+b64.EncodedLen(len(payload))+1+b64.EncodedLen(s.sigLen))
+	buf = append(buf, prefix...)
 	buf = b64.AppendEncode(buf, payload)
 	// buf is now the JWS signing input (RFC 7515 §5.1 step 5).
 	var sig []byte
