@@ -164,7 +164,7 @@ func (h *Handler) skip(c *call) (any, error) {
 	if err := DecodeBody(c.r, Field{Name: "state_token", Max: maxToken, Required: true, Dst: &stateToken}); err != nil {
 		return nil, err
 	}
-	res, err := h.Sessions.Skip(c.ctx, c.tenant, c.app, stateToken, c.common.Device)
+	res, err := h.Sessions.Skip(c.ctx, c.tenant, c.app, stateToken, c.common.Device, false)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (h *Handler) changePassword(c *call) (any, error) {
 	); err != nil {
 		return nil, err
 	}
-	res, err := h.Sessions.ChangePassword(c.ctx, c.tenant, c.app, stateToken, newPassword, c.common.Device)
+	res, err := h.Sessions.ChangePassword(c.ctx, c.tenant, c.app, stateToken, newPassword, c.common.Device, false)
 	if err != nil {
 		return nil, err
 	}

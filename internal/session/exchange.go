@@ -211,3 +211,41 @@ func (s *Service) VerifySSOTicket(ctx context.Context, t store.Tenant, ticket st
 	}
 	return u, nil
 }
+
+// BrowserSession returns the session of a browser's session cookie and its
+// user, for single sign-on at the authorization endpoint. Only the current
+// token counts (a cookie is never rotated), the session must not have
+// expired, and the user must be active. ok is false for any other cookie.
+func (s *Service) BrowserSession(ctx context.Context, t store.Tenant, tok string) (sess store.Session, u store.User, ok bool, err error) {
+	if tok == "" || len(tok) > 512 {
+		return sess, u, false, nil
+	}
+	h := s.Hasher.Hash(PurposeSession, tok)
+	sess, err = s.Store.SessionByTokenHash(ctx, t.ID, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, u, false, nil
+	}
+	if err != nil {
+		return sess, u, false, err
+	}
+	if !secret.Equal(h, sess.TokenHash) || !s.Now().Before(sess.ExpiresAt) {
+		return sess, u, false, nil
+	}
+	u, err = s.Store.GetUser(ctx, t.ID, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, u, false, nil
+	}
+	if err != nil {
+		return sess, u, false, err
+	}
+	return sess, u, u.Status == store.UserActive, nil
+}
+
+// EndSession deletes a session (RP-initiated logout); an unknown session
+// is not an error.
+func (s *Service) EndSession(ctx context.Context, t store.Tenant, sessionID string) error {
+	if err := s.Store.DeleteSession(ctx, t.ID, sessionID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}

@@ -80,6 +80,9 @@ type LoginRequest struct {
 	// (POST /api/v2/sdk/login/auth).
 	Unified bool
 	Device  store.Device
+	// Browser marks a login through the hosted login page: the session is
+	// the browser's (a cookie), so no id_token is minted with it.
+	Browser bool
 }
 
 // LoginResult is one of the shapes of contract §2.1.
@@ -144,7 +147,7 @@ func (s *Service) Login(ctx context.Context, t store.Tenant, app store.Applicati
 	if status := passwordStatus(t.Policy, u, now); status != StatusSuccess {
 		return s.issueStateToken(ctx, t, app, u, req.Device, status, now)
 	}
-	res, err := s.startSession(ctx, t, app, u, req.Device, now)
+	res, err := s.startSession(ctx, t, app, u, req.Device, now, !req.Browser)
 	if err == nil {
 		s.Metrics.Login("success")
 	}
@@ -260,8 +263,9 @@ func (s *Service) issueStateToken(ctx context.Context, t store.Tenant, app store
 	return LoginResult{Status: status, StateToken: tok, Data: string(data)}, nil
 }
 
-// startSession creates a session and its first id_token.
-func (s *Service) startSession(ctx context.Context, t store.Tenant, app store.Application, u store.User, d store.Device, now time.Time) (LoginResult, error) {
+// startSession creates a session and, with withIDToken, its first
+// id_token.
+func (s *Service) startSession(ctx context.Context, t store.Tenant, app store.Application, u store.User, d store.Device, now time.Time, withIDToken bool) (LoginResult, error) {
 	tok := secret.NewToken()
 	sess := store.Session{
 		ID:        newID(),
@@ -274,10 +278,14 @@ func (s *Service) startSession(ctx context.Context, t store.Tenant, app store.Ap
 		CreatedAt: now,
 		ExpiresAt: now.Add(app.SessionTTL),
 	}
-	idt, err := s.IDTokens.SignIDToken(ctx, t, app, u, now)
-	if err != nil {
-		s.Metrics.Token("id_token", "refused")
-		return LoginResult{}, sdkerror.Busy(err)
+	var idt string
+	if withIDToken {
+		var err error
+		if idt, err = s.IDTokens.SignIDToken(ctx, t, app, u, now); err != nil {
+			s.Metrics.Token("id_token", "refused")
+			return LoginResult{}, sdkerror.Busy(err)
+		}
+		s.Metrics.Token("id_token", "issued")
 	}
 	// The session is stored after the id_token is signed, so that a
 	// session that exists was also answered.
@@ -286,7 +294,6 @@ func (s *Service) startSession(ctx context.Context, t store.Tenant, app store.Ap
 		return LoginResult{}, sdkerror.Busy(err)
 	}
 	s.Metrics.Token("session_token", "issued")
-	s.Metrics.Token("id_token", "issued")
 	return LoginResult{Status: StatusSuccess, SessionToken: tok, Expire: seconds(app.SessionTTL), IDToken: idt}, nil
 }
 
@@ -321,7 +328,7 @@ func (s *Service) consumeState(ctx context.Context, t store.Tenant, app store.Ap
 // Skip continues a PASSWORD_WARN login without changing the password
 // (POST /api/v2/sdk/login/state/skip). An expired password cannot be
 // skipped.
-func (s *Service) Skip(ctx context.Context, t store.Tenant, app store.Application, stateToken string, d store.Device) (LoginResult, error) {
+func (s *Service) Skip(ctx context.Context, t store.Tenant, app store.Application, stateToken string, d store.Device, browser bool) (LoginResult, error) {
 	st, u, err := s.consumeState(ctx, t, app, stateToken, d)
 	if err != nil {
 		return LoginResult{}, err
@@ -329,7 +336,7 @@ func (s *Service) Skip(ctx context.Context, t store.Tenant, app store.Applicatio
 	if st.Purpose != StatusPasswordWarn {
 		return LoginResult{}, sdkerror.New(sdkerror.ParamInvalid, "state_token")
 	}
-	res, err := s.startSession(ctx, t, app, u, d, s.Now())
+	res, err := s.startSession(ctx, t, app, u, d, s.Now(), !browser)
 	if err == nil {
 		s.Metrics.Login("success")
 	}
@@ -338,7 +345,7 @@ func (s *Service) Skip(ctx context.Context, t store.Tenant, app store.Applicatio
 
 // ChangePassword sets a new password and completes the login
 // (POST /api/v2/sdk/login/state/change-password).
-func (s *Service) ChangePassword(ctx context.Context, t store.Tenant, app store.Application, stateToken, newPassword string, d store.Device) (LoginResult, error) {
+func (s *Service) ChangePassword(ctx context.Context, t store.Tenant, app store.Application, stateToken, newPassword string, d store.Device, browser bool) (LoginResult, error) {
 	// Check the policy before the single-use token is spent, so that a
 	// rejected password can be retried with the same token.
 	if !MeetsPolicy(t.Policy, newPassword) {
@@ -359,7 +366,7 @@ func (s *Service) ChangePassword(ctx context.Context, t store.Tenant, app store.
 	if err := s.Store.SetPassword(ctx, t.ID, u.ID, h, now); err != nil {
 		return LoginResult{}, sdkerror.Busy(err)
 	}
-	res, err := s.startSession(ctx, t, app, u, d, now)
+	res, err := s.startSession(ctx, t, app, u, d, now, !browser)
 	if err == nil {
 		s.Metrics.Login("success")
 	}
