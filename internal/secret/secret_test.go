@@ -45,3 +45,23 @@ func TestHasher(t *testing.T) {
 		t.Error("short master key accepted")
 	}
 }
+
+func TestBox(t *testing.T) {
+	master := bytes.Repeat([]byte{7}, 32)
+	a, _ := NewBox(master, "a")
+	b, _ := NewBox(master, "b")
+	sealed := a.Seal([]byte("hello"))
+	if got, err := a.Open(sealed); err != nil || string(got) != "hello" {
+		t.Fatalf("round trip: %q %v", got, err)
+	}
+	if _, err := b.Open(sealed); err == nil {
+		t.Error("opened with another purpose")
+	}
+	raw := []byte(sealed)
+	raw[len(raw)/2] ^= 1
+	for _, bad := range []string{string(raw), "", "!!", sealed[:10]} {
+		if _, err := a.Open(bad); err == nil {
+			t.Errorf("opened %q", bad)
+		}
+	}
+}
