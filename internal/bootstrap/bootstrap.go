@@ -88,6 +88,12 @@ func ApplicationFromConfig(h *secret.Hasher, tenantID, edition string, c config.
 		AccessTokenTTL:       7200 * time.Second,
 		TenantAccessTokenTTL: 1800 * time.Second,
 		RefreshTokenTTL:      c.RefreshTokenTTL,
+		AccessTokenFormat:    c.AccessTokenFormat,
+
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+	}
+	if a.AccessTokenFormat == "" {
+		a.AccessTokenFormat = "opaque"
 	}
 	if edition == store.EditionCIAM {
 		a.IDTokenTTL = 300 * time.Second

@@ -135,6 +135,9 @@ type Application struct {
 	AccessTokenTTL       time.Duration `koanf:"access_token_ttl"`
 	TenantAccessTokenTTL time.Duration `koanf:"tenant_access_token_ttl"`
 	RefreshTokenTTL      time.Duration `koanf:"refresh_token_ttl"`
+	// AccessTokenFormat is opaque (default) or jwt (RFC 9068).
+	AccessTokenFormat      string   `koanf:"access_token_format"`
+	PostLogoutRedirectURIs []string `koanf:"post_logout_redirect_uris"`
 }
 
 // User declares one user. The password is the initial password: it is set
@@ -370,6 +373,20 @@ func (b Bootstrap) validate() error {
 			case "", "RS256", "RS512", "ES256", "EdDSA":
 			default:
 				return fmt.Errorf("config: %s.id_token_alg must be RS256, RS512, ES256 or EdDSA", aw)
+			}
+			switch a.AccessTokenFormat {
+			case "", "opaque", "jwt":
+			default:
+				return fmt.Errorf("config: %s.access_token_format must be opaque or jwt", aw)
+			}
+			for _, uri := range append(append([]string{}, a.RedirectURIs...), a.PostLogoutRedirectURIs...) {
+				// RFC 6749 §3.1.2: absolute, no fragment; web URIs need a host
+				// (native apps may use private-use schemes, RFC 8252 §7.1).
+				u, err := url.Parse(uri)
+				web := err == nil && (u.Scheme == "http" || u.Scheme == "https")
+				if err != nil || u.Scheme == "" || u.Fragment != "" || (web && u.Host == "") {
+					return fmt.Errorf("config: %s: %q is not an absolute URI without a fragment", aw, uri)
+				}
 			}
 			for _, g := range a.GrantTypes {
 				switch g {

@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -62,4 +63,28 @@ func BearerToken(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return token, true
+}
+
+// maxFormBytes bounds the body of token-side requests.
+const maxFormBytes = 16 << 10
+
+// ParseForm reads an application/x-www-form-urlencoded body. Parameters in
+// the query string are not read: RFC 6749 §2.3.1 forbids credentials
+// there, and URLs end up in logs. A parameter sent twice is refused (RFC
+// 6749 §3.2).
+func ParseForm(r *http.Request) (url.Values, *Error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, NewError(ErrInvalidRequest, "Content-Type must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return nil, NewError(ErrInvalidRequest, "Malformed or oversized form body")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			return nil, NewError(ErrInvalidRequest, "Parameter "+k+" is repeated")
+		}
+	}
+	return r.PostForm, nil
 }

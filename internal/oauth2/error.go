@@ -84,7 +84,12 @@ type errorBody struct {
 // this format.
 func WriteError(w http.ResponseWriter, e *Error) {
 	status := e.status()
-	if status == http.StatusUnauthorized {
+	switch {
+	case e.Code == ErrInvalidToken || e.Code == "insufficient_scope":
+		// RFC 6750 §3: bearer-token errors name the Bearer scheme (also on
+		// the vendor's 400 answer, where clients may look for it).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sesame", error="`+e.Code+`"`)
+	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="sesame", error="`+e.Code+`"`)
 	}
 	WriteJSON(w, status, errorBody{Code: e.Code, Description: e.Description})

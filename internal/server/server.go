@@ -16,9 +16,11 @@ import (
 	"github.com/sesame-idp/sesame/internal/bootstrap"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/httpx"
+	"github.com/sesame-idp/sesame/internal/idtoken"
 	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/metrics"
 	"github.com/sesame-idp/sesame/internal/oauth2"
+	"github.com/sesame-idp/sesame/internal/oidc"
 	"github.com/sesame-idp/sesame/internal/password"
 	"github.com/sesame-idp/sesame/internal/sdkapi"
 	"github.com/sesame-idp/sesame/internal/secret"
@@ -82,14 +84,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, now: now, store: st, metrics: metrics.New()}
-	if err := s.assemble(ctx, hasher, sealer, opts); err != nil {
+	if err := s.assemble(ctx, kek, hasher, sealer, opts); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) assemble(ctx context.Context, hasher *secret.Hasher, sealer *keys.Sealer, opts Options) error {
+func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher, sealer *keys.Sealer, opts Options) error {
 	cfg := s.cfg
 	params := password.DefaultParams
 	if opts.PasswordParams != nil {
@@ -146,6 +148,11 @@ func (s *Server) assemble(ctx context.Context, hasher *secret.Hasher, sealer *ke
 		Logger:    s.logger,
 		Metrics:   s.metrics,
 	}
+	requestBox, err := secret.NewBox(kek, "authorization request")
+	if err != nil {
+		return err
+	}
+	accessTokens := &oauth2.AccessTokens{Store: s.store, Hasher: hasher, Keys: s.keys, Issuer: s.resolver.Issuer, Now: s.now}
 	mux := http.NewServeMux()
 	(&sdkapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: s.store, Now: s.now, Logger: s.logger,
@@ -153,7 +160,13 @@ func (s *Server) assemble(ctx context.Context, hasher *secret.Hasher, sealer *ke
 	}).Mount(mux)
 	(&tenantapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: s.store, Hasher: hasher, Logger: s.logger,
-		AccessTokens: &oauth2.AccessTokens{Store: s.store, Hasher: hasher, Now: s.now},
+		AccessTokens: accessTokens,
+	}).Mount(mux)
+	(&oidc.Provider{
+		Store: s.store, Tenants: s.resolver, Sessions: sessions, Hasher: hasher, RequestBox: requestBox,
+		Keys: s.keys, IDTokens: idtoken.NewMinter(s.keys, s.now), AccessTokens: accessTokens,
+		Now: s.now, Logger: s.logger, Metrics: s.metrics,
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"),
 	}).Mount(mux)
 	mux.HandleFunc("GET /api/v1/oauth2/keys", s.jwks)
 	mux.HandleFunc("GET /healthz", s.healthz)

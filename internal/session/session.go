@@ -32,6 +32,10 @@ const (
 	StatusPasswordExpired = "PASSWORD_EXPIRED"
 )
 
+// BrowserFingerprint is the device fingerprint of sessions created on the
+// hosted login page: browsers send no device headers.
+const BrowserFingerprint = "web-browser"
+
 // Lifetimes fixed by the contract (§2.1, §8).
 const (
 	StateTokenTTL = 5 * time.Minute

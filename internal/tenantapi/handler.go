@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 
 	"github.com/sesame-idp/sesame/internal/oauth2"
 	"github.com/sesame-idp/sesame/internal/sdkapi"
@@ -35,9 +33,6 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v2/tenant/sso/sso-ticket/verify", h.bearer(h.verifyTicket))
 }
 
-// maxFormBytes bounds the token request body.
-const maxFormBytes = 16 << 10
-
 type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
@@ -57,7 +52,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, oauth2.Busy(err))
 		return
 	}
-	form, oerr := parseForm(r)
+	form, oerr := oauth2.ParseForm(r)
 	if oerr != nil {
 		oauth2.WriteError(w, oerr)
 		return
@@ -83,7 +78,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		oauth2.WriteError(w, oauth2.NewError(oauth2.ErrUnauthorizedClient, "The client may not use client_credentials"))
 		return
 	}
-	tok, err := h.AccessTokens.Issue(r.Context(), t.ID, app.ClientID, "", "all", app.TenantAccessTokenTTL)
+	tok, err := h.AccessTokens.Issue(r.Context(), t, app, store.AccessToken{Scope: "all"}, app.TenantAccessTokenTTL)
 	if err != nil {
 		h.fail(w, r, oauth2.Busy(err))
 		return
@@ -91,27 +86,6 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	// Contract §3.1: token_type is lower-case "bearer" here, as the vendor
 	// sends it.
 	oauth2.WriteJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "bearer", ExpiresIn: int64(app.TenantAccessTokenTTL.Seconds()), Scope: "all"})
-}
-
-// parseForm reads an application/x-www-form-urlencoded body. Credentials
-// in the query string are not read: RFC 6749 §2.3.1 forbids them there,
-// and URLs end up in logs.
-func parseForm(r *http.Request) (url.Values, *oauth2.Error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, oauth2.NewError(oauth2.ErrInvalidRequest, "Content-Type must be application/x-www-form-urlencoded")
-	}
-	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		return nil, oauth2.NewError(oauth2.ErrInvalidRequest, "Malformed or oversized form body")
-	}
-	for k, v := range r.PostForm {
-		// RFC 6749 §3.2: parameters must not be repeated.
-		if len(v) > 1 {
-			return nil, oauth2.NewError(oauth2.ErrInvalidRequest, "Parameter "+k+" is repeated")
-		}
-	}
-	return r.PostForm, nil
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, e *oauth2.Error) {
@@ -148,7 +122,7 @@ func (h *Handler) bearer(endpoint func(a *authed) (any, error)) http.HandlerFunc
 			oauth2.WriteError(w, oauth2.InvalidAccess())
 			return
 		}
-		at, err := h.AccessTokens.Authenticate(ctx, t.ID, tok)
+		at, err := h.AccessTokens.Authenticate(ctx, t, tok)
 		if errors.Is(err, store.ErrNotFound) {
 			oauth2.WriteError(w, oauth2.InvalidAccess())
 			return

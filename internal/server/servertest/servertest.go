@@ -85,6 +85,16 @@ func FixtureConfig() config.Bootstrap {
 			{ClientID: prefix + "-eddsa", ClientSecret: Secret, IDTokenAlg: "EdDSA"},
 			{ClientID: prefix + "-unbound", ClientSecret: Secret, DeviceBinding: &no, SessionTTL: time.Hour},
 			{ClientID: prefix + "-public"},
+			// OAuth/OpenID clients (contract §4).
+			{ClientID: prefix + "-web", ClientSecret: Secret, RedirectURIs: []string{"http://app.test/callback"},
+				GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"}, RefreshTokenTTL: 24 * time.Hour,
+				PostLogoutRedirectURIs: []string{"http://app.test/bye"}},
+			{ClientID: prefix + "-web2", ClientSecret: Secret, RedirectURIs: []string{"http://app2.test/callback"},
+				GrantTypes: []string{"authorization_code"}, PostLogoutRedirectURIs: []string{"http://app2.test/bye"}},
+			{ClientID: prefix + "-spa", RedirectURIs: []string{"http://spa.test/cb", "com.example.app:/cb"},
+				GrantTypes: []string{"authorization_code", "refresh_token"}, RefreshTokenTTL: time.Hour},
+			{ClientID: prefix + "-jwt", ClientSecret: Secret, RedirectURIs: []string{"http://app.test/callback"}, AccessTokenFormat: "jwt",
+				IDTokenAlg: "ES256", GrantTypes: []string{"authorization_code", "client_credentials"}},
 		}
 	}
 	users := []config.User{

@@ -9,12 +9,13 @@ import (
 const applicationColumns = `tenant_id, client_id, name, secret_hash, redirect_uris, grant_types,
 	session_ttl_ms, session_auto_refresh, rotation_grace_ms, device_binding,
 	id_token_ttl_ms, id_token_alg, access_token_ttl_ms, tenant_access_token_ttl_ms,
-	refresh_token_ttl_ms, created_at, updated_at`
+	refresh_token_ttl_ms, access_token_format, post_logout_redirect_uris,
+	created_at, updated_at`
 
 func scanApplication(sc scanner) (store.Application, error) {
 	var (
 		a                                 store.Application
-		redirects, grants                 string
+		redirects, grants, postLogout     string
 		sessionTTL, grace                 int64
 		autoRefresh, binding              int64
 		idTTL, accessTTL, tenantTTL, rTTL int64
@@ -22,7 +23,8 @@ func scanApplication(sc scanner) (store.Application, error) {
 	)
 	err := sc.Scan(&a.TenantID, &a.ClientID, &a.Name, &a.SecretHash, &redirects, &grants,
 		&sessionTTL, &autoRefresh, &grace, &binding,
-		&idTTL, &a.IDTokenAlg, &accessTTL, &tenantTTL, &rTTL, &createdAt, &updatedAt)
+		&idTTL, &a.IDTokenAlg, &accessTTL, &tenantTTL, &rTTL, &a.AccessTokenFormat, &postLogout,
+		&createdAt, &updatedAt)
 	if err != nil {
 		return store.Application{}, err
 	}
@@ -30,6 +32,9 @@ func scanApplication(sc scanner) (store.Application, error) {
 		return store.Application{}, err
 	}
 	if a.GrantTypes, err = decodeList(grants); err != nil {
+		return store.Application{}, err
+	}
+	if a.PostLogoutRedirectURIs, err = decodeList(postLogout); err != nil {
 		return store.Application{}, err
 	}
 	a.SessionTTL = fromDur(sessionTTL)
@@ -55,8 +60,12 @@ func (s *Store) UpsertApplication(ctx context.Context, a store.Application) erro
 	if err != nil {
 		return err
 	}
+	postLogout, err := encodeList(a.PostLogoutRedirectURIs)
+	if err != nil {
+		return err
+	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO applications (`+applicationColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (tenant_id, client_id) DO UPDATE SET
 	name = excluded.name, secret_hash = excluded.secret_hash,
 	redirect_uris = excluded.redirect_uris, grant_types = excluded.grant_types,
@@ -68,11 +77,13 @@ ON CONFLICT (tenant_id, client_id) DO UPDATE SET
 	access_token_ttl_ms = excluded.access_token_ttl_ms,
 	tenant_access_token_ttl_ms = excluded.tenant_access_token_ttl_ms,
 	refresh_token_ttl_ms = excluded.refresh_token_ttl_ms,
+	access_token_format = excluded.access_token_format,
+	post_logout_redirect_uris = excluded.post_logout_redirect_uris,
 	created_at = excluded.created_at, updated_at = excluded.updated_at`,
 		a.TenantID, a.ClientID, a.Name, nullBytes(a.SecretHash), redirects, grants,
 		dur(a.SessionTTL), boolInt(a.SessionAutoRefresh), dur(a.RotationGrace), boolInt(a.DeviceBinding),
 		dur(a.IDTokenTTL), a.IDTokenAlg, dur(a.AccessTokenTTL), dur(a.TenantAccessTokenTTL),
-		dur(a.RefreshTokenTTL), ms(a.CreatedAt), ms(a.UpdatedAt))
+		dur(a.RefreshTokenTTL), a.AccessTokenFormat, postLogout, ms(a.CreatedAt), ms(a.UpdatedAt))
 	return s.wrap("upsert application", err)
 }
 

@@ -20,6 +20,10 @@ var sweeps = []struct{ table, query string }{
 	(SELECT token_hash FROM access_tokens WHERE expires_at <= $1 LIMIT $2)`},
 	{"sso_tickets", `DELETE FROM sso_tickets WHERE ticket_hash IN
 	(SELECT ticket_hash FROM sso_tickets WHERE expires_at <= $1 LIMIT $2)`},
+	{"auth_codes", `DELETE FROM auth_codes WHERE code_hash IN
+	(SELECT code_hash FROM auth_codes WHERE expires_at <= $1 LIMIT $2)`},
+	{"refresh_tokens", `DELETE FROM refresh_tokens WHERE token_hash IN
+	(SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)`},
 	{"signing_keys", `DELETE FROM signing_keys WHERE id IN
 	(SELECT id FROM signing_keys WHERE retain_until <> 0 AND retain_until <= $1 LIMIT $2)`},
 }

@@ -48,33 +48,49 @@ RETURNING token_hash, tenant_id, user_id, client_id, device_fingerprint, purpose
 	return st, nil
 }
 
+const accessTokenColumns = `token_hash, tenant_id, client_id, user_id, scope,
+	grant_id, session_id, auth_time, created_at, expires_at`
+
+func scanAccessToken(sc scanner) (store.AccessToken, error) {
+	var (
+		at                             store.AccessToken
+		authTime, createdAt, expiresAt int64
+	)
+	err := sc.Scan(&at.TokenHash, &at.TenantID, &at.ClientID, &at.UserID, &at.Scope,
+		&at.GrantID, &at.SessionID, &authTime, &createdAt, &expiresAt)
+	if err != nil {
+		return store.AccessToken{}, err
+	}
+	at.AuthTime = fromMS(authTime)
+	at.CreatedAt = fromMS(createdAt)
+	at.ExpiresAt = fromMS(expiresAt)
+	return at, nil
+}
+
 // CreateAccessToken stores an access token; a duplicate hash is
 // store.ErrConflict.
 func (s *Store) CreateAccessToken(ctx context.Context, at store.AccessToken) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO access_tokens (token_hash, tenant_id, client_id,
-	user_id, scope, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		at.TokenHash, at.TenantID, at.ClientID, at.UserID, at.Scope, ms(at.CreatedAt), ms(at.ExpiresAt))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		at.TokenHash, at.TenantID, at.ClientID, at.UserID, at.Scope, at.GrantID, at.SessionID,
+		ms(at.AuthTime), ms(at.CreatedAt), ms(at.ExpiresAt))
 	return s.wrap("create access token", err)
 }
 
 // AccessTokenByHash returns an access token that expires after now.
 func (s *Store) AccessTokenByHash(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (store.AccessToken, error) {
-	var (
-		at                   store.AccessToken
-		createdAt, expiresAt int64
-	)
-	err := s.r.QueryRowContext(ctx, `SELECT token_hash, tenant_id, client_id, user_id, scope,
-	created_at, expires_at
+	at, err := scanAccessToken(s.r.QueryRowContext(ctx, `SELECT `+accessTokenColumns+`
 FROM access_tokens WHERE tenant_id = $1 AND token_hash = $2 AND expires_at > $3`,
-		tenantID, tokenHash, ms(now),
-	).Scan(&at.TokenHash, &at.TenantID, &at.ClientID, &at.UserID, &at.Scope, &createdAt, &expiresAt)
-	if err != nil {
-		return store.AccessToken{}, s.wrap("access token by hash", err)
-	}
-	at.CreatedAt = fromMS(createdAt)
-	at.ExpiresAt = fromMS(expiresAt)
-	return at, nil
+		tenantID, tokenHash, ms(now)))
+	return at, s.wrap("access token by hash", err)
+}
+
+// DeleteAccessToken removes one access token (expired or not); an unknown
+// one is store.ErrNotFound.
+func (s *Store) DeleteAccessToken(ctx context.Context, tenantID string, tokenHash []byte) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM access_tokens WHERE tenant_id = $1 AND token_hash = $2`,
+		tenantID, tokenHash)
+	return s.one("delete access token", res, err)
 }
 
 // CreateSSOTicket stores a ticket; a duplicate hash is store.ErrConflict.

@@ -41,6 +41,16 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeyConflictRollsBack", testSigningKeyConflictRollsBack},
 		{"SweepExpired", testSweepExpired},
 		{"Times", testTimes},
+		// store.OAuthStore; skipped for a store that does not implement it.
+		{"AuthCodes", oauth(testAuthCodes)},
+		{"AuthCodeSingleUseRace", oauth(testAuthCodeSingleUseRace)},
+		{"AuthCodeTenantIsolation", oauth(testAuthCodeTenantIsolation)},
+		{"RefreshTokens", oauth(testRefreshTokens)},
+		{"RefreshTokenRotationRace", oauth(testRefreshTokenRotationRace)},
+		{"RefreshTokenTenantIsolation", oauth(testRefreshTokenTenantIsolation)},
+		{"RevokeGrant", oauth(testRevokeGrant)},
+		{"DeleteAccessToken", oauth(testDeleteAccessToken)},
+		{"SweepExpiredOAuth", oauth(testSweepExpiredOAuth)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,8 +247,12 @@ func newApplication(tenantID, clientID string) store.Application {
 		AccessTokenTTL:       2 * time.Hour,
 		TenantAccessTokenTTL: 90 * time.Minute,
 		RefreshTokenTTL:      14 * 24 * time.Hour,
-		CreatedAt:            at(-time.Hour),
-		UpdatedAt:            at(-time.Second),
+		AccessTokenFormat:    "jwt",
+		PostLogoutRedirectURIs: []string{
+			"https://app.example.com/logged-out", "https://app.example.com/bye?lang=zh",
+		},
+		CreatedAt: at(-time.Hour),
+		UpdatedAt: at(-time.Second),
 	}
 }
 
@@ -287,6 +301,8 @@ func testApplications(t *testing.T, s store.Store) {
 	updated.SessionAutoRefresh = false
 	updated.DeviceBinding = false
 	updated.RefreshTokenTTL = 0
+	updated.AccessTokenFormat = ""
+	updated.PostLogoutRedirectURIs = nil
 	updated.UpdatedAt = at(0)
 	must(t, "UpsertApplication(update)", s.UpsertApplication(ctx, updated))
 	got, err := s.GetApplication(ctx, "t1", "web")
@@ -918,9 +934,10 @@ func testAccessTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	at1 := store.AccessToken{
 		TokenHash: hash("at-1"), TenantID: "t1", ClientID: "web", UserID: "u1",
-		Scope: "openid profile", CreatedAt: at(0), ExpiresAt: at(time.Hour),
+		Scope: "openid profile", GrantID: "g1", SessionID: "s1", AuthTime: at(-time.Minute),
+		CreatedAt: at(0), ExpiresAt: at(time.Hour),
 	}
-	cc := store.AccessToken{ // client_credentials: no user
+	cc := store.AccessToken{ // client_credentials: no user, grant, session or auth time
 		TokenHash: hash("at-2"), TenantID: "t1", ClientID: "svc",
 		Scope: "", CreatedAt: at(0), ExpiresAt: at(time.Hour),
 	}

@@ -1,0 +1,263 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/idtoken"
+	"github.com/sesame-idp/sesame/internal/oauth2"
+	"github.com/sesame-idp/sesame/internal/secret"
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// tokenResponse is RFC 6749 §5.1 with the id_token of OIDC Core §3.1.3.3,
+// in the shape of seed 003.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// token serves POST /api/v1/oauth2/token (RFC 6749 §3.2, seed 003).
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	t, ok := p.apiTenant(w, r, oauth2.NewError(oauth2.ErrInvalidClient, "Bad client credentials"))
+	if !ok {
+		return
+	}
+	form, oerr := oauth2.ParseForm(r)
+	if oerr != nil {
+		oauth2.WriteError(w, oerr)
+		return
+	}
+	cred, oerr := oauth2.ParseClientCredentials(r, form)
+	if oerr != nil {
+		oauth2.WriteError(w, oerr)
+		return
+	}
+	app, oerr := oauth2.AuthenticateClient(r.Context(), p.Store, p.Hasher, t.ID, cred)
+	if oerr != nil {
+		p.fail(w, r, oerr)
+		return
+	}
+	var res tokenResponse
+	switch gt := form.Get("grant_type"); gt {
+	case "":
+		oerr = oauth2.NewError(oauth2.ErrInvalidRequest, "grant_type is required")
+	case "authorization_code":
+		res, oerr = p.codeGrant(r.Context(), t, app, form)
+	case "refresh_token":
+		res, oerr = p.refreshGrant(r.Context(), t, app, form)
+	case "client_credentials":
+		res, oerr = p.clientCredentialsGrant(r.Context(), t, app, form)
+	default:
+		oerr = oauth2.NewError(oauth2.ErrUnsupportedGrantType, "Unsupported grant_type")
+	}
+	if oerr != nil {
+		p.Metrics.Token("access_token", "refused")
+		p.fail(w, r, oerr)
+		return
+	}
+	p.Metrics.Token("access_token", "issued")
+	oauth2.WriteJSON(w, http.StatusOK, res)
+}
+
+var invalidCode = oauth2.NewError(oauth2.ErrInvalidGrant, "Invalid authorization code")
+
+// codeGrant redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
+// §4.6).
+func (p *Provider) codeGrant(ctx context.Context, t store.Tenant, app store.Application, form url.Values) (tokenResponse, *oauth2.Error) {
+	if !app.AllowsGrant("authorization_code") {
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrUnauthorizedClient, "The client may not use the authorization code grant")
+	}
+	code := form.Get("code")
+	if code == "" || len(code) > 512 {
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidRequest, "code is required")
+	}
+	c, err := p.Store.RedeemAuthCode(ctx, t.ID, p.Hasher.Hash(purposeCode, code), p.Now())
+	switch {
+	case errors.Is(err, store.ErrReused):
+		// RFC 6749 §4.1.2: a code used twice revokes what it issued.
+		n, rerr := p.Store.RevokeGrant(ctx, t.ID, c.GrantID)
+		p.Logger.WarnContext(ctx, "authorization code replayed: grant revoked", "tenant", t.ID, "client", c.ClientID, "revoked", n, "err", rerr)
+		return tokenResponse{}, invalidCode
+	case errors.Is(err, store.ErrNotFound):
+		return tokenResponse{}, invalidCode
+	case err != nil:
+		return tokenResponse{}, oauth2.Busy(err)
+	}
+	if c.ClientID != app.ClientID {
+		// RFC 6749 §4.1.3: the code must have been issued to this client.
+		p.Logger.WarnContext(ctx, "authorization code presented by another client", "tenant", t.ID, "client", app.ClientID)
+		return tokenResponse{}, invalidCode
+	}
+	if form.Get("redirect_uri") != c.RedirectURI {
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidGrant, "redirect_uri does not match the authorization request")
+	}
+	verifier := form.Get("code_verifier")
+	switch {
+	case c.CodeChallenge != "" && !oauth2.VerifyPKCE(verifier, c.CodeChallenge):
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidGrant, "code_verifier does not match the code_challenge")
+	case c.CodeChallenge == "" && verifier != "":
+		// RFC 9700 §4.8.2: a verifier without a challenge is a PKCE
+		// downgrade attempt.
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidGrant, "code_verifier sent but no code_challenge was")
+	}
+	u, oerr := p.activeUser(ctx, t, c.UserID)
+	if oerr != nil {
+		return tokenResponse{}, oerr
+	}
+	return p.issueTokens(ctx, t, app, u, grantInfo{
+		scope: c.Scope, grantID: c.GrantID, sessionID: c.SessionID, authTime: c.AuthTime, nonce: c.Nonce,
+	}, true)
+}
+
+// refreshGrant rotates a refresh token (RFC 6749 §6, RFC 9700 §4.14.2).
+func (p *Provider) refreshGrant(ctx context.Context, t store.Tenant, app store.Application, form url.Values) (tokenResponse, *oauth2.Error) {
+	invalid := oauth2.NewError(oauth2.ErrInvalidGrant, "Invalid refresh token")
+	presented := form.Get("refresh_token")
+	if presented == "" || len(presented) > 512 {
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidRequest, "refresh_token is required")
+	}
+	if app.RefreshTokenTTL <= 0 {
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrUnauthorizedClient, "The client has no refresh tokens")
+	}
+	h := p.Hasher.Hash(purposeRefresh, presented)
+	now := p.Now()
+	// Read first: a token presented by another client is refused without
+	// rotating it, so that a stolen token cannot be used to make its owner
+	// trip reuse detection.
+	cur, err := p.Store.RefreshTokenByHash(ctx, t.ID, h, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return tokenResponse{}, invalid
+	}
+	if err != nil {
+		return tokenResponse{}, oauth2.Busy(err)
+	}
+	if cur.ClientID != app.ClientID {
+		p.Logger.WarnContext(ctx, "refresh token presented by another client", "tenant", t.ID, "client", app.ClientID)
+		return tokenResponse{}, invalid
+	}
+	scope := cur.Scope
+	if req := form.Get("scope"); req != "" {
+		// RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+		if _, ok := oauth2.ParseScope(req); !ok || !oauth2.SubsetScope(req, cur.Scope) {
+			return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidScope, "The scope exceeds the grant")
+		}
+		scope = req
+	}
+	next := secret.NewToken()
+	old, err := p.Store.RotateRefreshToken(ctx, t.ID, h, p.Hasher.Hash(purposeRefresh, next), now, now.Add(app.RefreshTokenTTL))
+	switch {
+	case errors.Is(err, store.ErrReused):
+		// RFC 9700 §4.14.2: reuse of a rotated refresh token means it
+		// leaked; the whole family is revoked.
+		n, rerr := p.Store.RevokeGrant(ctx, t.ID, old.GrantID)
+		p.Logger.WarnContext(ctx, "refresh token reused: family revoked", "tenant", t.ID, "client", old.ClientID, "revoked", n, "err", rerr)
+		return tokenResponse{}, invalid
+	case errors.Is(err, store.ErrNotFound):
+		return tokenResponse{}, invalid
+	case err != nil:
+		return tokenResponse{}, oauth2.Busy(err)
+	}
+	u, oerr := p.activeUser(ctx, t, old.UserID)
+	if oerr != nil {
+		return tokenResponse{}, oerr
+	}
+	res, oerr := p.issueTokens(ctx, t, app, u, grantInfo{
+		scope: scope, grantID: old.GrantID, sessionID: old.SessionID, authTime: old.AuthTime,
+	}, false)
+	if oerr != nil {
+		return tokenResponse{}, oerr
+	}
+	res.RefreshToken = next
+	return res, nil
+}
+
+// clientCredentialsGrant issues an application token (RFC 6749 §4.4).
+func (p *Provider) clientCredentialsGrant(ctx context.Context, t store.Tenant, app store.Application, form url.Values) (tokenResponse, *oauth2.Error) {
+	if app.Public() || !app.AllowsGrant("client_credentials") {
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrUnauthorizedClient, "The client may not use client_credentials")
+	}
+	// User scopes mean nothing without a user; the application's own
+	// scope is "all", as on the tenant API.
+	if s := form.Get("scope"); s != "" && s != "all" {
+		return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidScope, "client_credentials tokens have scope all")
+	}
+	tok, err := p.AccessTokens.Issue(ctx, t, app, store.AccessToken{Scope: "all"}, app.AccessTokenTTL)
+	if err != nil {
+		return tokenResponse{}, oauth2.Busy(err)
+	}
+	return tokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(app.AccessTokenTTL / time.Second), Scope: "all"}, nil
+}
+
+// grantInfo is what the tokens of a grant share.
+type grantInfo struct {
+	scope, grantID, sessionID, nonce string
+	authTime                         time.Time
+}
+
+// issueTokens issues the access token, the id_token when the scope has
+// openid, and, for a code and when the application has a refresh-token
+// lifetime, the first refresh token of the family.
+func (p *Provider) issueTokens(ctx context.Context, t store.Tenant, app store.Application, u store.User, g grantInfo, firstRefresh bool) (tokenResponse, *oauth2.Error) {
+	at, err := p.AccessTokens.Issue(ctx, t, app, store.AccessToken{
+		UserID: u.ID, Scope: g.scope, GrantID: g.grantID, SessionID: g.sessionID, AuthTime: g.authTime,
+	}, app.AccessTokenTTL)
+	if err != nil {
+		return tokenResponse{}, oauth2.Busy(err)
+	}
+	res := tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(app.AccessTokenTTL / time.Second), Scope: g.scope}
+	if oauth2.HasScope(g.scope, "openid") {
+		alg := app.IDTokenAlg
+		res.IDToken, err = p.IDTokens.Mint(ctx, t.ID, alg, app.IDTokenTTL, idtoken.Claims{
+			Issuer: p.issuer(t), Audience: app.ClientID, Subject: u.ID,
+			UserID: u.ID, Name: u.Name, UserName: u.Username, Mobile: u.Mobile, Email: u.Email,
+			Nonce: g.nonce, AuthTime: g.authTime.Unix(), AuthorizedParty: app.ClientID,
+			AccessTokenHash: idtoken.ATHash(at, algOrDefault(alg)),
+		})
+		if err != nil {
+			return tokenResponse{}, oauth2.Busy(err)
+		}
+		p.Metrics.Token("id_token", "issued")
+	}
+	if firstRefresh && app.RefreshTokenTTL > 0 {
+		rt := secret.NewToken()
+		now := p.Now()
+		err := p.Store.CreateRefreshToken(ctx, store.RefreshToken{
+			TokenHash: p.Hasher.Hash(purposeRefresh, rt), TenantID: t.ID, ClientID: app.ClientID,
+			UserID: u.ID, SessionID: g.sessionID, GrantID: g.grantID, Scope: g.scope,
+			AuthTime: g.authTime, CreatedAt: now, ExpiresAt: now.Add(app.RefreshTokenTTL),
+		})
+		if err != nil {
+			return tokenResponse{}, oauth2.Busy(err)
+		}
+		res.RefreshToken = rt
+	}
+	return res, nil
+}
+
+func algOrDefault(alg string) string {
+	if alg == "" {
+		return idtoken.DefaultAlgorithm
+	}
+	return alg
+}
+
+// activeUser loads a grant's user; a removed or disabled user ends the
+// grant.
+func (p *Provider) activeUser(ctx context.Context, t store.Tenant, id string) (store.User, *oauth2.Error) {
+	u, err := p.Store.GetUser(ctx, t.ID, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Status != store.UserActive) {
+		return store.User{}, oauth2.NewError(oauth2.ErrInvalidGrant, "The user is not active")
+	}
+	if err != nil {
+		return store.User{}, oauth2.Busy(err)
+	}
+	return u, nil
+}

@@ -1,0 +1,39 @@
+package sqlstore
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+)
+
+// Test hooks for the external tests (package sqlstore_test, which may use
+// sqltest; this package's own tests cannot import it).
+
+// MigrateTo migrates the store's database down or up to version.
+func MigrateTo(ctx context.Context, s *Store, version int64) error {
+	fsys, err := fs.Sub(migrations, "migrations/"+s.dialect.name)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(s.dialect.gooseDialect, s.w.db, fsys)
+	if err != nil {
+		return err
+	}
+	cur, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if version < cur {
+		_, err = p.DownTo(ctx, version)
+	} else {
+		_, err = p.UpTo(ctx, version)
+	}
+	return err
+}
+
+// ExecRaw runs a statement on the store's write pool, unprepared.
+func ExecRaw(ctx context.Context, s *Store, q string, args ...any) error {
+	_, err := s.w.db.ExecContext(ctx, q, args...)
+	return err
+}
