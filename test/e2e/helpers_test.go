@@ -371,6 +371,11 @@ bootstrap:
         - client_id: %[7]s
           client_secret: "%[8]s"
           grant_types: [client_credentials]
+        - client_id: e2e-web
+          client_secret: "%[8]s"
+          redirect_uris: [http://rp.test/callback]
+          grant_types: [authorization_code, refresh_token]
+          refresh_token_ttl: 1h
       users:
         - username: %[9]s
           password: "%[10]s"
