@@ -18,9 +18,11 @@
 //     store.ErrConflict.
 //
 // Operations that must stay correct with several server nodes on one
-// database — token rotation, single-use consumption, failure counting —
-// are each a single conditional statement, so the database's row locking
-// serialises them and no in-process lock is needed (or would help).
+// database — token rotation, single-use consumption, authorization-code
+// redemption, failure counting — are each a single conditional statement
+// (refresh-token rotation: one conditional statement and an INSERT in one
+// transaction), so the database's row locking serialises them and no
+// in-process lock is needed (or would help).
 //
 // SQLite uses two pools on the same file: one connection for all writes
 // (SQLite has a single writer; queueing in Go avoids SQLITE_BUSY) and a few

@@ -14,4 +14,8 @@
 // of a token rotation, one consumer of a single-use token, no lost
 // increments of the login-failure counter. It never sleeps: every method
 // that depends on time takes "now", and the suite passes a fixed clock.
+//
+// The subtests of store.OAuthStore (authorization codes, refresh-token
+// rotation, grant revocation) run when the store implements it and are
+// skipped otherwise.
 package storetest
