@@ -266,6 +266,8 @@ type Store interface {
 	// a second consumption, or one after expiry, is ErrNotFound.
 	ConsumeStateToken(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (StateToken, error)
 
+	// CreateAccessToken stores an access token. One with a GrantID is
+	// refused with ErrRevoked when that grant is revoked (see ErrRevoked).
 	CreateAccessToken(ctx context.Context, at AccessToken) error
 	// AccessTokenByHash returns an unexpired access token; expired ones are
 	// ErrNotFound.
