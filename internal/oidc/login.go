@@ -52,7 +52,7 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, t store.T
 	p.render(w, status, "login", pageData{
 		Lang: lang, AppName: app.Name, Error: errMsg, CSRF: p.csrfToken(w, r),
 		Request: p.sealRequest(req), LoginHint: req.LoginHint,
-	})
+	}, req.RedirectURI)
 }
 
 // loginForm parses a hosted-page form post and recovers its pending
@@ -140,7 +140,7 @@ func (p *Provider) renderPassword(w http.ResponseWriter, r *http.Request, t stor
 	p.render(w, status, "password", pageData{
 		Lang: lang, Error: errMsg, CSRF: p.csrfToken(w, r), Request: p.sealRequest(req),
 		StateToken: stateToken, Expired: expired, MinLength: max(t.Policy.PasswordMinLength, 1),
-	})
+	}, req.RedirectURI)
 }
 
 // afterLogin continues the authorization request after a login step.

@@ -124,9 +124,17 @@ func newNonce() string {
 }
 
 // render writes a page with the headers every Sesame page carries: no
-// caching, no framing (clickjacking), no referrer leaking the query, and a
+// caching, no framing (clickjacking), no referrer to other origins, and a
 // CSP that allows only the page's own nonce'd style and script, and form
-// posts to formTargets (besides the page's own origin).
+// posts to formTargets besides the page's own origin.
+//
+// formTargets must include where a form post ends up after redirects:
+// browsers apply form-action to the redirect that answers a form post, so
+// the login page must allow the client's redirect URI.
+//
+// Referrer-Policy is same-origin, not no-referrer: with no-referrer,
+// Chromium sends "Origin: null" on the form post, which same-origin checks
+// (http.CrossOriginProtection) must refuse.
 func (p *Provider) render(w http.ResponseWriter, status int, name string, d pageData, formTargets ...string) {
 	d.T = texts[d.Lang]
 	if d.T == nil {
@@ -141,8 +149,15 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, d page
 	}
 	formAction := "'self'"
 	for _, t := range formTargets {
-		if u, err := url.Parse(t); err == nil && u.Scheme != "" && u.Host != "" {
+		u, err := url.Parse(t)
+		switch {
+		case err != nil || u.Scheme == "":
+		case u.Host != "":
 			formAction += " " + u.Scheme + "://" + u.Host
+		default:
+			// A native app's private-use scheme (RFC 8252 §7.1): a CSP
+			// scheme-source.
+			formAction += " " + u.Scheme + ":"
 		}
 	}
 	h := w.Header()
@@ -150,7 +165,7 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, d page
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+d.Nonce+"'; script-src 'nonce-"+d.Nonce+"'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
