@@ -92,8 +92,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.Now()
-	needLogin := !ok || req.Prompt == "login" ||
-		(req.MaxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second)
+	// OIDC Core §3.1.2.1: max_age=0 is prompt=login, whatever the clock's
+	// resolution says about the session's age.
+	needLogin := !ok || req.Prompt == "login" || req.MaxAge == 0 ||
+		(req.MaxAge > 0 && now.Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second)
 	if needLogin {
 		if req.Prompt == "none" {
 			// OIDC Core §3.1.2.6: prompt=none never shows a page.
@@ -140,20 +142,42 @@ func (p *Provider) validateAuthorize(t store.Tenant, app store.Application, v ur
 		LoginHint: v.Get("login_hint"), UILocales: v.Get("ui_locales"), MaxAge: -1,
 		Expires: p.Now().Add(requestTTL).Unix(),
 	}
+	var modeErr *authError
 	switch rm := v.Get("response_mode"); rm {
 	case "", "query":
 		req.ResponseMode = "query"
 	case "form_post":
 		req.ResponseMode = "form_post"
+		// A form can only be posted to a web redirect URI: html/template
+		// would replace a private-use scheme (RFC 8252 §7.1) in the form's
+		// action, and the code would be posted back to this page.
+		if u, err := url.Parse(req.RedirectURI); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			req.ResponseMode = "query"
+			modeErr = &authError{oauth2.ErrInvalidRequest, "response_mode=form_post needs an http(s) redirect_uri"}
+		}
 	default:
 		req.ResponseMode = "query"
-		return req, &authError{oauth2.ErrInvalidRequest, "Unsupported response_mode"}
+		modeErr = &authError{oauth2.ErrInvalidRequest, "Unsupported response_mode"}
 	}
+	// Lengths are checked before the response mode's error is returned, so
+	// that no error echoes an oversized state.
 	for _, s := range []string{req.State, req.Nonce, req.LoginHint, req.UILocales} {
 		if len(s) > maxParam {
 			req.State = "" // never echo an oversized value
 			return req, &authError{oauth2.ErrInvalidRequest, "A parameter is too long"}
 		}
+	}
+	if modeErr != nil {
+		return req, modeErr
+	}
+	// OIDC Core §6.1, §6.2: request objects are not supported, and an OP
+	// that does not support them MUST say so rather than ignore them (the
+	// client would believe its signed parameters apply).
+	if v.Has("request") {
+		return req, &authError{"request_not_supported", "The request parameter is not supported"}
+	}
+	if v.Has("request_uri") {
+		return req, &authError{"request_uri_not_supported", "The request_uri parameter is not supported"}
 	}
 	switch rt := v.Get("response_type"); {
 	case rt == "":

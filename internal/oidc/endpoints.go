@@ -37,6 +37,10 @@ type discoveryDoc struct {
 	UILocalesSupported                []string `json:"ui_locales_supported"`
 	PromptValuesSupported             []string `json:"prompt_values_supported"`
 	AuthorizationResponseISSSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	// OIDC Discovery §3 defaults request_uri_parameter_supported to true;
+	// Sesame supports neither request objects nor request URIs.
+	RequestParameterSupported    bool `json:"request_parameter_supported"`
+	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 }
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {

@@ -124,7 +124,7 @@ func (p *Provider) refreshGrant(ctx context.Context, t store.Tenant, app store.A
 	if presented == "" || len(presented) > 512 {
 		return tokenResponse{}, oauth2.NewError(oauth2.ErrInvalidRequest, "refresh_token is required")
 	}
-	if app.RefreshTokenTTL <= 0 {
+	if !refreshAllowed(app) {
 		return tokenResponse{}, oauth2.NewError(oauth2.ErrUnauthorizedClient, "The client has no refresh tokens")
 	}
 	h := p.Hasher.Hash(purposeRefresh, presented)
@@ -160,7 +160,8 @@ func (p *Provider) refreshGrant(ctx context.Context, t store.Tenant, app store.A
 		n, rerr := p.Store.RevokeGrant(ctx, t.ID, old.GrantID)
 		p.Logger.WarnContext(ctx, "refresh token reused: family revoked", "tenant", t.ID, "client", old.ClientID, "revoked", n, "err", rerr)
 		return tokenResponse{}, invalid
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRevoked):
+		// ErrRevoked: the family was revoked while it was rotated.
 		return tokenResponse{}, invalid
 	case err != nil:
 		return tokenResponse{}, oauth2.Busy(err)
@@ -202,6 +203,11 @@ type grantInfo struct {
 	authTime                         time.Time
 }
 
+// revokedGrant answers a token request whose grant was revoked while its
+// tokens were being issued (store.ErrRevoked): a replay of the code, or
+// reuse of a refresh token of the family, got there first.
+var revokedGrant = oauth2.NewError(oauth2.ErrInvalidGrant, "The grant has been revoked")
+
 // issueTokens issues the access token, the id_token when the scope has
 // openid, and, for a code and when the application has a refresh-token
 // lifetime, the first refresh token of the family.
@@ -209,6 +215,9 @@ func (p *Provider) issueTokens(ctx context.Context, t store.Tenant, app store.Ap
 	at, err := p.AccessTokens.Issue(ctx, t, app, store.AccessToken{
 		UserID: u.ID, Scope: g.scope, GrantID: g.grantID, SessionID: g.sessionID, AuthTime: g.authTime,
 	}, app.AccessTokenTTL)
+	if errors.Is(err, store.ErrRevoked) {
+		return tokenResponse{}, revokedGrant
+	}
 	if err != nil {
 		return tokenResponse{}, oauth2.Busy(err)
 	}
@@ -226,7 +235,7 @@ func (p *Provider) issueTokens(ctx context.Context, t store.Tenant, app store.Ap
 		}
 		p.Metrics.Token("id_token", "issued")
 	}
-	if firstRefresh && app.RefreshTokenTTL > 0 {
+	if firstRefresh && refreshAllowed(app) {
 		rt := secret.NewToken()
 		now := p.Now()
 		err := p.Store.CreateRefreshToken(ctx, store.RefreshToken{
@@ -234,12 +243,22 @@ func (p *Provider) issueTokens(ctx context.Context, t store.Tenant, app store.Ap
 			UserID: u.ID, SessionID: g.sessionID, GrantID: g.grantID, Scope: g.scope,
 			AuthTime: g.authTime, CreatedAt: now, ExpiresAt: now.Add(app.RefreshTokenTTL),
 		})
+		if errors.Is(err, store.ErrRevoked) {
+			return tokenResponse{}, revokedGrant
+		}
 		if err != nil {
 			return tokenResponse{}, oauth2.Busy(err)
 		}
 		res.RefreshToken = rt
 	}
 	return res, nil
+}
+
+// refreshAllowed reports whether app gets refresh tokens: it needs a
+// refresh-token lifetime (contract §4, §8) and the refresh_token grant
+// among its grant types (RFC 6749 §5.2 unauthorized_client).
+func refreshAllowed(app store.Application) bool {
+	return app.RefreshTokenTTL > 0 && app.AllowsGrant("refresh_token")
 }
 
 func algOrDefault(alg string) string {

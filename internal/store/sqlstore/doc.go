@@ -6,8 +6,9 @@
 //   - the SQL: one query text per operation, shared by both databases
 //     (modernc binds $1..$N like PostgreSQL, and both support ON CONFLICT,
 //     RETURNING and LIMITed subqueries); the few real differences — driver,
-//     goose dialect, unique-violation codes, pool shape — sit in a small
-//     dialect value, never in query rewriting;
+//     goose dialect, unique-violation codes, pool shape, the FOR SHARE of
+//     the grant check — sit in a small dialect value, never in query
+//     rewriting;
 //   - the schema: goose migrations embedded from migrations/sqlite and
 //     migrations/postgres, logically identical, applied by Open (on
 //     PostgreSQL under an advisory lock so nodes may start together);
@@ -22,7 +23,10 @@
 // redemption, failure counting — are each a single conditional statement
 // (refresh-token rotation: one conditional statement and an INSERT in one
 // transaction), so the database's row locking serialises them and no
-// in-process lock is needed (or would help).
+// in-process lock is needed (or would help). Creating a token of an OAuth
+// grant and revoking the grant are transactions that lock the grant's row
+// first (see "Grants" in oauth.go), so that no token outlives a
+// revocation.
 //
 // SQLite uses two pools on the same file: one connection for all writes
 // (SQLite has a single writer; queueing in Go avoids SQLITE_BUSY) and a few

@@ -75,15 +75,36 @@ func scanRefreshToken(sc scanner) (store.RefreshToken, error) {
 // a time stored as 0, which means "unused".
 var errZeroNow = errors.New("now is the zero time")
 
-// CreateAuthCode stores an authorization code; a duplicate hash is
-// store.ErrConflict.
+// CreateAuthCode stores an authorization code and, in the same
+// transaction, the row of its grant; a duplicate hash is
+// store.ErrConflict. The grant row is inserted with ON CONFLICT DO
+// NOTHING: a retry is harmless, and a grant that is already revoked stays
+// revoked. A code without a GrantID gets no grant row (and no token can be
+// created in the grant "").
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
+	const op = "create auth code"
+	insertCode := func(exec func(ctx context.Context, q string, args ...any) (sql.Result, error)) error {
+		_, err := exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		c.CodeHash, c.TenantID, c.ClientID, c.UserID, c.SessionID, c.GrantID,
-		c.RedirectURI, c.Scope, c.Nonce, c.CodeChallenge,
-		ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt))
-	return s.wrap("create auth code", err)
+			c.CodeHash, c.TenantID, c.ClientID, c.UserID, c.SessionID, c.GrantID,
+			c.RedirectURI, c.Scope, c.Nonce, c.CodeChallenge,
+			ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), ms(c.UsedAt))
+		return s.wrap(op, err)
+	}
+	if c.GrantID == "" {
+		return insertCode(s.w.ExecContext)
+	}
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		// The grant row first: every transaction that touches a grant
+		// locks its row before the rows of its records.
+		_, err := tx.ExecContext(ctx, `INSERT INTO grants (tenant_id, grant_id, created_at, revoked_at)
+VALUES ($1, $2, $3, 0) ON CONFLICT (tenant_id, grant_id) DO NOTHING`,
+			c.TenantID, c.GrantID, ms(c.CreatedAt))
+		if err != nil {
+			return s.wrap(op, err)
+		}
+		return insertCode(tx.ExecContext)
+	})
 }
 
 // RedeemAuthCode marks the code used at now in one conditional UPDATE and
@@ -125,14 +146,22 @@ func singleUseState(expiresAt, usedAt, now int64) error {
 	}
 }
 
-// CreateRefreshToken stores a refresh token; a duplicate hash is
+// CreateRefreshToken stores a refresh token in one transaction with the
+// check of its grant (see checkGrant): a revoked or unknown grant is
+// store.ErrRevoked and nothing is stored; a duplicate hash is
 // store.ErrConflict.
 func (s *Store) CreateRefreshToken(ctx context.Context, rt store.RefreshToken) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
+	const op = "create refresh token"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		if err := s.checkGrant(ctx, tx, op, rt.TenantID, rt.GrantID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		rt.TokenHash, rt.TenantID, rt.ClientID, rt.UserID, rt.SessionID, rt.GrantID, rt.Scope,
-		ms(rt.AuthTime), ms(rt.CreatedAt), ms(rt.ExpiresAt), ms(rt.UsedAt))
-	return s.wrap("create refresh token", err)
+			rt.TokenHash, rt.TenantID, rt.ClientID, rt.UserID, rt.SessionID, rt.GrantID, rt.Scope,
+			ms(rt.AuthTime), ms(rt.CreatedAt), ms(rt.ExpiresAt), ms(rt.UsedAt))
+		return s.wrap(op, err)
+	})
 }
 
 // RefreshTokenByHash returns a refresh token that expires after now, used
@@ -154,6 +183,18 @@ FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2 AND expires_at > $3
 // already exists: store.ErrConflict) rolls the claim back and the old
 // token stays usable. On SQLite BEGIN is IMMEDIATE (see openSQLite); on
 // PostgreSQL the UPDATE's row lock holds competing rotations until commit.
+//
+// Before the claim the grant is checked (see checkGrant), which needs the
+// grant id, so the token's grant_id is read first; it never changes, so
+// the read needs no lock. Checking the grant before the claim keeps the
+// lock order of every grant transaction: the grant's row, then the rows
+// of its tokens (RevokeGrant does the same; the opposite order could
+// deadlock with it on PostgreSQL). A revoked (or missing) grant is
+// store.ErrRevoked for a token the claim would have rotated (the claim is
+// then rolled back) and for one that a revocation deleted while the check
+// waited for it; expired and used tokens keep their answers, so that
+// reuse is still reported, and the grant revoked, when a token outlives
+// its grant's row.
 func (s *Store) RotateRefreshToken(ctx context.Context, tenantID string, oldHash, newHash []byte, now, expiresAt time.Time) (store.RefreshToken, error) {
 	const op = "rotate refresh token"
 	if ms(now) == 0 {
@@ -161,7 +202,16 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID string, oldHash
 	}
 	var old store.RefreshToken
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		var err error
+		var grantID string
+		err := tx.QueryRowContext(ctx, `SELECT grant_id FROM refresh_tokens
+WHERE tenant_id = $1 AND token_hash = $2`, tenantID, oldHash).Scan(&grantID)
+		if err != nil {
+			return s.wrap(op, err) // sql.ErrNoRows: store.ErrNotFound
+		}
+		grantErr := s.checkGrant(ctx, tx, op, tenantID, grantID)
+		if grantErr != nil && !errors.Is(grantErr, store.ErrRevoked) {
+			return grantErr
+		}
 		old, err = scanRefreshToken(tx.QueryRowContext(ctx, `UPDATE refresh_tokens SET used_at = $3
 WHERE tenant_id = $1 AND token_hash = $2 AND used_at = 0 AND expires_at > $3
 RETURNING `+refreshTokenColumns, tenantID, oldHash, ms(now)))
@@ -171,6 +221,11 @@ RETURNING `+refreshTokenColumns, tenantID, oldHash, ms(now)))
 			// UPDATE, which had committed before the UPDATE gave up.
 			old, err = scanRefreshToken(tx.QueryRowContext(ctx, `SELECT `+refreshTokenColumns+`
 FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2`, tenantID, oldHash))
+			if errors.Is(err, sql.ErrNoRows) && grantErr != nil {
+				// The token was there at the first read: the
+				// revocation that checkGrant waited for deleted it.
+				return grantErr
+			}
 			if err != nil {
 				return s.wrap(op, err)
 			}
@@ -178,6 +233,9 @@ FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2`, tenantID, oldHash
 		}
 		if err != nil {
 			return s.wrap(op, err)
+		}
+		if grantErr != nil {
+			return grantErr // store.ErrRevoked; the claim is rolled back
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)`,
@@ -195,19 +253,72 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)`,
 	}
 }
 
-// RevokeGrant deletes the refresh tokens and access tokens of a grant in
-// one transaction and returns how many it deleted. Authorization codes of
-// the grant are left alone: they are single-use, the one a grant came from
-// is already used, and it expires within minutes.
+// Grants. Every token of a grant is created, and every grant is revoked,
+// in a transaction that first locks the grant's row (in the grants table,
+// created with the grant's authorization code):
 //
-// The refresh-token DELETE is repeated until it deletes nothing. On
-// PostgreSQL (read committed) a DELETE does not see rows inserted after
-// its statement began, so a rotation that was in flight — its UPDATE had
-// locked the old token, the DELETE waited for it — commits a successor
-// the first DELETE misses; the next statement sees it. A DELETE that finds
-// no row proves the family empty: any later rotation needs an unused
-// token of the grant, and there is none left. On SQLite the second DELETE
-// always finds nothing (the transaction holds the write lock throughout).
+//   - a creation (CreateAccessToken with a GrantID, CreateRefreshToken,
+//     RotateRefreshToken) reads the row FOR SHARE (checkGrant), refuses
+//     with store.ErrRevoked if it is missing or revoked, and otherwise
+//     inserts while still holding the lock;
+//   - RevokeGrant UPDATEs the row (revoked_at != 0), which waits for the
+//     creations holding it FOR SHARE to commit, then deletes the grant's
+//     tokens; a creation that reaches the row after the UPDATE waits for
+//     RevokeGrant to commit and then reads the revocation.
+//
+// So every token of the grant is either committed before RevokeGrant's
+// DELETEs begin, and deleted by them, or refused. On SQLite, where the
+// write transactions run one at a time, the same argument holds without
+// row locks. Creations do not block each other (shared locks), and a
+// creation holds the lock only for the duration of its INSERT.
+//
+// Lock order: the grant's row, then the rows of its tokens, in every
+// transaction (RotateRefreshToken locks the old token after the grant;
+// RevokeGrant deletes tokens after the UPDATE), so two of them cannot
+// deadlock. The sweep locks grant rows only in a statement of its own.
+
+// grantKey identifies a grant.
+type grantKey struct{ tenantID, grantID string }
+
+// checkGrant reads the grant's row in tx, FOR SHARE on PostgreSQL (see
+// dialect.forShare), and returns store.ErrRevoked if the grant is revoked
+// or has no row (unknown, or removed by the sweep once nothing of it was
+// left). The lock is held until tx ends.
+func (s *Store) checkGrant(ctx context.Context, tx *sql.Tx, op, tenantID, grantID string) error {
+	var revokedAt int64
+	err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM grants
+WHERE tenant_id = $1 AND grant_id = $2`+s.dialect.forShare, tenantID, grantID).Scan(&revokedAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrRevoked
+	case err != nil:
+		return s.wrap(op, err)
+	case revokedAt != 0:
+		return store.ErrRevoked
+	}
+	return nil
+}
+
+// RevokeGrant marks the grant revoked and deletes its refresh tokens and
+// access tokens, in one transaction, and returns how many tokens it
+// deleted. Authorization codes of the grant are left alone: they are
+// single-use, the one a grant came from is already used, and it expires
+// within minutes.
+//
+// The mark is an upsert, so that an unknown grant also gets a revoked row
+// (a later CreateAuthCode with its id does not revive it: ON CONFLICT DO
+// NOTHING). RevokeGrant takes no "now": revoked_at is the wall clock's
+// Unix milliseconds (at least 1, since 0 means live), and only its being
+// non-zero matters. A second revocation keeps the first time.
+//
+// The upsert locks the grant's row (see "Grants" above). Once it returns,
+// every creation that had read the row has committed, and every later one
+// will be refused; so one DELETE per table, whose statement snapshot is
+// taken after the upsert returned, sees every token of the grant there
+// will ever be. (Before grants existed, the refresh-token DELETE was
+// repeated until it deleted nothing, because on PostgreSQL a rotation
+// in flight could commit a successor the first DELETE did not see; the
+// lock makes that impossible.)
 //
 // An empty grantID is refused: client_credentials tokens have no grant,
 // and revoking "" would delete all of them.
@@ -216,26 +327,28 @@ func (s *Store) RevokeGrant(ctx context.Context, tenantID, grantID string) (int6
 	if grantID == "" {
 		return 0, s.wrap(op, errors.New("empty grant id"))
 	}
+	revokedAt := max(ms(time.Now()), 1)
 	var total int64
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		total = 0
-		for {
-			n, err := affected(tx.ExecContext(ctx, `DELETE FROM refresh_tokens
-WHERE tenant_id = $1 AND grant_id = $2`, tenantID, grantID))
+		_, err := tx.ExecContext(ctx, `INSERT INTO grants (tenant_id, grant_id, created_at, revoked_at)
+VALUES ($1, $2, $3, $3)
+ON CONFLICT (tenant_id, grant_id) DO UPDATE SET revoked_at =
+	CASE WHEN grants.revoked_at = 0 THEN excluded.revoked_at ELSE grants.revoked_at END`,
+			tenantID, grantID, revokedAt)
+		if err != nil {
+			return s.wrap(op, err)
+		}
+		for _, q := range []string{
+			`DELETE FROM refresh_tokens WHERE tenant_id = $1 AND grant_id = $2`,
+			`DELETE FROM access_tokens WHERE tenant_id = $1 AND grant_id = $2`,
+		} {
+			n, err := affected(tx.ExecContext(ctx, q, tenantID, grantID))
 			if err != nil {
 				return s.wrap(op, err)
 			}
 			total += n
-			if n == 0 {
-				break
-			}
 		}
-		n, err := affected(tx.ExecContext(ctx, `DELETE FROM access_tokens
-WHERE tenant_id = $1 AND grant_id = $2`, tenantID, grantID))
-		if err != nil {
-			return s.wrap(op, err)
-		}
-		total += n
 		return nil
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -60,6 +61,13 @@ type Store struct {
 	// several connections that read concurrently from the WAL snapshot.
 	w, r    *pool
 	dialect dialect
+
+	// grantSweep is where SweepExpired's scan of the grants table
+	// resumes (see sweepGrants).
+	grantSweep struct {
+		sync.Mutex
+		after grantKey // the last grant examined; zero: start of the table
+	}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -72,6 +80,16 @@ type dialect struct {
 	gooseDialect goose.Dialect
 	// isUnique reports whether err is a unique or primary-key violation.
 	isUnique func(error) bool
+	// forShare ends the SELECT that reads a grant's row before a token of
+	// the grant is created (see checkGrant). PostgreSQL needs the row
+	// lock: RevokeGrant's UPDATE of the row then waits for every creation
+	// that has read it, and a creation that reads it after the UPDATE
+	// waits for RevokeGrant to commit and sees the revocation. (FOR KEY
+	// SHARE would not do: it does not conflict with an UPDATE that leaves
+	// the key alone.) SQLite needs nothing: every write transaction holds
+	// the database's write lock from BEGIN (IMMEDIATE) to COMMIT on the
+	// single write connection, so the two transactions never overlap.
+	forShare string
 }
 
 var sqliteDialect = dialect{
@@ -83,6 +101,7 @@ var sqliteDialect = dialect{
 		var e *sqlite.Error
 		return errors.As(err, &e) && (e.Code() == 2067 || e.Code() == 1555)
 	},
+	forShare: "",
 }
 
 var postgresDialect = dialect{
@@ -92,6 +111,7 @@ var postgresDialect = dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505" // unique_violation
 	},
+	forShare: " FOR SHARE",
 }
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 )
@@ -28,10 +29,11 @@ var sweeps = []struct{ table, query string }{
 	(SELECT id FROM signing_keys WHERE retain_until <> 0 AND retain_until <= $1 LIMIT $2)`},
 }
 
-// SweepExpired deletes up to batch expired rows from each short-lived table
-// and returns the total deleted. Each table is swept in its own statement
-// (not one transaction): the sweep is idempotent, and short statements keep
-// the write lock free for logins.
+// SweepExpired deletes up to batch expired rows from each short-lived table,
+// then up to batch grants of which nothing is left (sweepGrants), and
+// returns the total deleted. Each table is swept in its own statement (not
+// one transaction): the sweep is idempotent, and short statements keep the
+// write lock free for logins.
 func (s *Store) SweepExpired(ctx context.Context, now time.Time, batch int) (int64, error) {
 	if batch <= 0 {
 		return 0, errors.New("sqlstore: sweep expired: batch must be positive")
@@ -48,5 +50,84 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time, batch int) (int
 		}
 		total += n
 	}
-	return total, nil
+	n, err := s.sweepGrants(ctx, now, batch)
+	total += n
+	return total, err
+}
+
+// grantSweepGrace is how long a grant's row is kept at least, counted
+// from its created_at (its authorization code's CreatedAt). It covers the
+// one moment a live grant can have no record: a code redeemed just before
+// it expired, and swept, before the exchange has created the grant's
+// first token. Codes live minutes (RFC 6749 §4.1.2 recommends at most
+// ten), and the exchange takes milliseconds, so an hour is ample, clock
+// skew between nodes included.
+const grantSweepGrace = time.Hour
+
+// The grants sweep examines the grants in primary-key order, at most
+// batch of them per call, resuming after the last one examined by the
+// previous call (Store.grantSweep) and starting over at the end of the
+// table. It deletes those created more than grantSweepGrace ago of which
+// no authorization code, refresh token or access token remains; each
+// NOT EXISTS is one probe of the (tenant_id, grant_id) index of its
+// table. A plain "LIMIT batch" on the grants that qualify would bound the
+// rows deleted but not the rows read: with many live grants (refresh-token
+// families last weeks) and few empty ones, every call would read them
+// all, holding SQLite's write lock meanwhile. The window (the inner
+// LIMIT) bounds both, and tells PostgreSQL's planner that few rows come
+// out of it, so that it probes the indexes rather than hashing the
+// token tables.
+//
+// Why deleting is safe: a missing row refuses creations like a revoked
+// one, so a deletion never lets a token of a revoked grant be created.
+// And it never ends a live grant: every creation in a grant happens
+// while another record of it exists (the code being exchanged, the
+// refresh token being rotated or its successor), committed before the
+// creation began and kept until it expires; the sweep's NOT EXISTS sees
+// that record, except for the code-exchange moment the grace covers.
+const (
+	// sweepGrantsWindowEnd finds the last grant of the window: the
+	// batch-th after the cursor. None: the window runs to the end of the
+	// table.
+	sweepGrantsWindowEnd = `SELECT tenant_id, grant_id FROM grants
+WHERE (tenant_id, grant_id) > ($1, $2)
+ORDER BY tenant_id, grant_id LIMIT 1 OFFSET $3`
+	// sweepGrantsQuery deletes the empty grants of the window: the batch
+	// grants after the cursor.
+	sweepGrantsQuery = `DELETE FROM grants WHERE (tenant_id, grant_id) IN
+	(SELECT g.tenant_id, g.grant_id FROM
+		(SELECT tenant_id, grant_id, created_at FROM grants
+		WHERE (tenant_id, grant_id) > ($1, $2)
+		ORDER BY tenant_id, grant_id LIMIT $4) AS g
+	WHERE g.created_at <= $3
+	AND NOT EXISTS (SELECT 1 FROM auth_codes c WHERE c.tenant_id = g.tenant_id AND c.grant_id = g.grant_id)
+	AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.tenant_id = g.tenant_id AND r.grant_id = g.grant_id)
+	AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.tenant_id = g.tenant_id AND a.grant_id = g.grant_id))`
+)
+
+// sweepGrants runs one step of the grants sweep (see above) and returns
+// how many grants it deleted.
+func (s *Store) sweepGrants(ctx context.Context, now time.Time, batch int) (int64, error) {
+	const op = "sweep grants"
+	s.grantSweep.Lock()
+	defer s.grantSweep.Unlock()
+	from := s.grantSweep.after
+	// The window's end is read first: it is where the next call resumes.
+	// (Grants inserted into the window meanwhile push some of its last
+	// grants out of the DELETE's window; they are examined on the next
+	// round of the table.)
+	var to grantKey
+	err := s.r.QueryRowContext(ctx, sweepGrantsWindowEnd, from.tenantID, from.grantID, int64(batch-1)).
+		Scan(&to.tenantID, &to.grantID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, s.wrap(op, err)
+	}
+	// to stays zero at the end of the table: the next call starts over.
+	n, err := affected(s.w.ExecContext(ctx, sweepGrantsQuery,
+		from.tenantID, from.grantID, ms(now.Add(-grantSweepGrace)), int64(batch)))
+	if err != nil {
+		return 0, s.wrap(op, err)
+	}
+	s.grantSweep.after = to
+	return n, nil
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/store"
@@ -68,13 +69,28 @@ func scanAccessToken(sc scanner) (store.AccessToken, error) {
 }
 
 // CreateAccessToken stores an access token; a duplicate hash is
-// store.ErrConflict.
+// store.ErrConflict. A token of a grant (GrantID set) is inserted in one
+// transaction with the check of its grant (see checkGrant in oauth.go): a
+// revoked or unknown grant is store.ErrRevoked and nothing is stored. A
+// token without a grant (client_credentials, tenant API) is one plain
+// INSERT: it is the hot path, and no revocation concerns it.
 func (s *Store) CreateAccessToken(ctx context.Context, at store.AccessToken) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		at.TokenHash, at.TenantID, at.ClientID, at.UserID, at.Scope, at.GrantID, at.SessionID,
-		ms(at.AuthTime), ms(at.CreatedAt), ms(at.ExpiresAt))
-	return s.wrap("create access token", err)
+	const op = "create access token"
+	const insert = `INSERT INTO access_tokens (` + accessTokenColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	args := []any{at.TokenHash, at.TenantID, at.ClientID, at.UserID, at.Scope, at.GrantID, at.SessionID,
+		ms(at.AuthTime), ms(at.CreatedAt), ms(at.ExpiresAt)}
+	if at.GrantID == "" {
+		_, err := s.w.ExecContext(ctx, insert, args...)
+		return s.wrap(op, err)
+	}
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		if err := s.checkGrant(ctx, tx, op, at.TenantID, at.GrantID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, insert, args...)
+		return s.wrap(op, err)
+	})
 }
 
 // AccessTokenByHash returns an access token that expires after now.

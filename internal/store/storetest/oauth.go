@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -45,6 +46,16 @@ func newAuthCode(tenantID, code string, expires time.Duration) store.AuthCode {
 		CreatedAt:     at(-time.Second),
 		ExpiresAt:     at(expires),
 	}
+}
+
+// startGrant starts grant grantID of the tenant the way the OAuth layer
+// does, by storing an authorization code of it, so that tokens can be
+// created in it.
+func startGrant(t *testing.T, s store.OAuthStore, tenantID, grantID string) {
+	t.Helper()
+	c := newAuthCode(tenantID, "code-of-"+tenantID+"/"+grantID, 5*time.Minute)
+	c.GrantID = grantID
+	must(t, "CreateAuthCode(grant "+grantID+")", s.CreateAuthCode(t.Context(), c))
 }
 
 func testAuthCodes(t *testing.T, s oauthStore) {
@@ -186,6 +197,9 @@ func newRefreshToken(tenantID, token, grant string, expires time.Duration) store
 
 func testRefreshTokens(t *testing.T, s oauthStore) {
 	ctx := t.Context()
+	for _, g := range []string{"g1", "g2", "g3"} {
+		startGrant(t, s, "t1", g)
+	}
 	rt := newRefreshToken("t1", "rt-1", "g1", 24*time.Hour)
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
 	wantErr(t, "CreateRefreshToken(duplicate)", s.CreateRefreshToken(ctx, rt), store.ErrConflict)
@@ -303,6 +317,7 @@ func testRefreshTokenRotationRace(t *testing.T, s oauthStore) {
 		old := fmt.Sprintf("rt-%d", round)
 		grant := fmt.Sprintf("g-%d", round)
 		successor := func(i int) []byte { return hash(fmt.Sprintf("rt-%d-new-%d", round, i)) }
+		startGrant(t, s, "t1", grant)
 		must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefreshToken("t1", old, grant, 24*time.Hour)))
 		results := parallel(n, func(i int) (store.RefreshToken, error) {
 			return s.RotateRefreshToken(ctx, "t1", hash(old), successor(i), at(time.Minute), at(48*time.Hour))
@@ -347,6 +362,7 @@ func testRefreshTokenRotationRace(t *testing.T, s oauthStore) {
 
 func testRefreshTokenTenantIsolation(t *testing.T, s oauthStore) {
 	ctx := t.Context()
+	startGrant(t, s, "A", "g1")
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefreshToken("A", "rt-a", "g1", time.Hour)))
 	_, err := s.RefreshTokenByHash(ctx, "B", hash("rt-a"), at(0))
 	wantErr(t, "RefreshTokenByHash(other tenant)", err, store.ErrNotFound)
@@ -382,6 +398,9 @@ func testRevokeGrant(t *testing.T, s oauthStore) {
 			GrantID: grant, SessionID: "s1", AuthTime: at(-time.Hour), CreatedAt: at(0), ExpiresAt: at(time.Hour),
 		}
 	}
+	startGrant(t, s, "t1", "g1")
+	startGrant(t, s, "t1", "g2")
+	startGrant(t, s, "t2", "g1")
 	// Grant g1 of t1: a rotated family (one used, one current refresh
 	// token) and two access tokens, one of them expired.
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-g1-a", "g1", 24*time.Hour)))
@@ -432,10 +451,20 @@ func testRevokeGrant(t *testing.T, s oauthStore) {
 		}
 	}
 
+	// The revoked grant takes no new tokens; the others still do.
+	wantErr(t, "CreateAccessToken(revoked grant)",
+		s.CreateAccessToken(ctx, access("t1", "at-g1-c", "g1")), store.ErrRevoked)
+	wantErr(t, "CreateRefreshToken(revoked grant)",
+		s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-g1-c", "g1", time.Hour)), store.ErrRevoked)
+	must(t, "CreateAccessToken(grant g2)", s.CreateAccessToken(ctx, access("t1", "at-g2-b", "g2")))
+	must(t, "CreateAccessToken(grant g1 of t2)", s.CreateAccessToken(ctx, access("t2", "at-t2-b", "g1")))
+
 	n, err = s.RevokeGrant(ctx, "t1", "g1")
 	if err != nil || n != 0 {
 		t.Errorf("RevokeGrant(again) = (%d, %v), want (0, nil)", n, err)
 	}
+	wantErr(t, "CreateAccessToken(grant revoked twice)",
+		s.CreateAccessToken(ctx, access("t1", "at-g1-d", "g1")), store.ErrRevoked)
 	n, err = s.RevokeGrant(ctx, "t1", "unknown")
 	if err != nil || n != 0 {
 		t.Errorf("RevokeGrant(unknown) = (%d, %v), want (0, nil)", n, err)
@@ -471,9 +500,12 @@ func testSweepExpiredOAuth(t *testing.T, s oauthStore) {
 	expiries := []time.Duration{-time.Hour, -time.Minute, 0, time.Millisecond, time.Hour}
 	for i, e := range expiries {
 		n := string(rune('a' + i))
+		// One grant for all, which keeps records throughout: sweeping
+		// grants is not this test's business.
 		c := newAuthCode("t1", "code-"+n, e)
+		c.GrantID = "g-sweep"
 		c.CreatedAt = at(-2 * time.Hour)
-		rt := newRefreshToken("t1", "rt-"+n, "g-"+n, e)
+		rt := newRefreshToken("t1", "rt-"+n, "g-sweep", e)
 		rt.CreatedAt = at(-2 * time.Hour)
 		if n == "b" || n == "d" {
 			c.UsedAt = at(-90 * time.Minute)
@@ -528,4 +560,262 @@ func testSweepExpiredOAuth(t *testing.T, s oauthStore) {
 			}
 		}
 	}
+}
+
+// testRevokedGrantRefusesTokens: a token is created only in a grant that
+// exists (started by CreateAuthCode) and is not revoked; otherwise the
+// create call is store.ErrRevoked and stores nothing.
+func testRevokedGrantRefusesTokens(t *testing.T, s oauthStore) {
+	ctx := t.Context()
+	access := func(token, grant string) store.AccessToken {
+		return store.AccessToken{
+			TokenHash: hash(token), TenantID: "t1", ClientID: "web", UserID: "u1", Scope: "openid",
+			GrantID: grant, SessionID: "s1", CreatedAt: at(0), ExpiresAt: at(time.Hour),
+		}
+	}
+	refused := func(what string, err error, token string) {
+		t.Helper()
+		wantErr(t, what, err, store.ErrRevoked)
+		if _, err := s.AccessTokenByHash(ctx, "t1", hash(token), at(0)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s stored access token %s anyway: %v", what, token, err)
+		}
+		if _, err := s.RefreshTokenByHash(ctx, "t1", hash(token), at(0)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s stored refresh token %s anyway: %v", what, token, err)
+		}
+	}
+
+	// A grant that was never started: unknown counts as revoked. A
+	// refresh token without a grant is in the unknown grant "".
+	refused("CreateAccessToken(unknown grant)", s.CreateAccessToken(ctx, access("at-u", "nope")), "at-u")
+	refused("CreateRefreshToken(unknown grant)",
+		s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-u", "nope", time.Hour)), "rt-u")
+	refused("CreateRefreshToken(no grant)",
+		s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-none", "", time.Hour)), "rt-none")
+	// The grant of another tenant does not count.
+	startGrant(t, s, "t2", "g-other")
+	refused("CreateAccessToken(grant of another tenant)", s.CreateAccessToken(ctx, access("at-o", "g-other")), "at-o")
+
+	// A live grant takes tokens of all three kinds; a duplicate hash is
+	// still a conflict.
+	startGrant(t, s, "t1", "g1")
+	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, access("at-1", "g1")))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-1", "g1", time.Hour)))
+	_, err := s.RotateRefreshToken(ctx, "t1", hash("rt-1"), hash("rt-2"), at(0), at(time.Hour))
+	must(t, "RotateRefreshToken", err)
+	wantErr(t, "CreateAccessToken(duplicate)", s.CreateAccessToken(ctx, access("at-1", "g1")), store.ErrConflict)
+	wantErr(t, "CreateRefreshToken(duplicate)",
+		s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-2", "g1", time.Hour)), store.ErrConflict)
+
+	// Revoked: every creation is refused, the rotation of a token the
+	// revocation deleted included, and nothing is created.
+	n, err := s.RevokeGrant(ctx, "t1", "g1")
+	must(t, "RevokeGrant", err)
+	if n != 3 {
+		t.Errorf("RevokeGrant = %d, want 3", n)
+	}
+	refused("CreateAccessToken(revoked grant)", s.CreateAccessToken(ctx, access("at-r", "g1")), "at-r")
+	refused("CreateRefreshToken(revoked grant)",
+		s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-r", "g1", time.Hour)), "rt-r")
+	_, err = s.RotateRefreshToken(ctx, "t1", hash("rt-2"), hash("rt-3"), at(time.Second), at(time.Hour))
+	if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrRevoked) {
+		t.Errorf("RotateRefreshToken(revoked grant): got %v, want ErrNotFound or ErrRevoked", err)
+	}
+	if _, err := s.RefreshTokenByHash(ctx, "t1", hash("rt-3"), at(0)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RotateRefreshToken(revoked grant) created a successor: %v", err)
+	}
+	// Same grant id, other tenant: unaffected.
+	must(t, "CreateAccessToken(same grant id, other tenant)", s.CreateAccessToken(ctx, store.AccessToken{
+		TokenHash: hash("at-t2"), TenantID: "t2", ClientID: "web", GrantID: "g-other", CreatedAt: at(0), ExpiresAt: at(time.Hour),
+	}))
+
+	// Revoking a grant that does not exist yet refuses it for good: an
+	// authorization code stored with its id afterwards does not revive it.
+	n, err = s.RevokeGrant(ctx, "t1", "g-early")
+	if err != nil || n != 0 {
+		t.Errorf("RevokeGrant(unknown) = (%d, %v), want (0, nil)", n, err)
+	}
+	c := newAuthCode("t1", "code-early", time.Minute)
+	c.GrantID = "g-early"
+	if err := s.CreateAuthCode(ctx, c); err != nil && !errors.Is(err, store.ErrRevoked) {
+		t.Errorf("CreateAuthCode(revoked grant): %v", err)
+	}
+	refused("CreateAccessToken(grant revoked before its code)", s.CreateAccessToken(ctx, access("at-e", "g-early")), "at-e")
+	refused("CreateRefreshToken(grant revoked before its code)",
+		s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-e", "g-early", time.Hour)), "rt-e")
+
+	// Tokens without a grant (client_credentials) do not care.
+	must(t, "CreateAccessToken(no grant)", s.CreateAccessToken(ctx, access("at-cc", "")))
+}
+
+// testRevokeGrantRace is the race RevokeGrant must close: it runs at the
+// moment tokens of the grant are being created, by a code exchange that
+// beat a replay (RFC 9700 §4.14) or by a rotation. Afterwards no token of
+// the grant may exist: each creation either committed before the
+// revocation, and was deleted by it, or was refused with ErrRevoked.
+func testRevokeGrantRace(t *testing.T, s oauthStore) {
+	ctx := t.Context()
+	access := func(token, grant string) store.AccessToken {
+		return store.AccessToken{
+			TokenHash: hash(token), TenantID: "t1", ClientID: "web", UserID: "u1", Scope: "openid",
+			GrantID: grant, SessionID: "s1", CreatedAt: at(0), ExpiresAt: at(time.Hour),
+		}
+	}
+	var created, refused int
+	// gone fails the test unless no token of the given hashes exists.
+	gone := func(round int, tokens []string) {
+		t.Helper()
+		for _, tok := range tokens {
+			if _, err := s.AccessTokenByHash(ctx, "t1", hash(tok), at(0)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("round %d: access token %s outlived RevokeGrant: %v", round, tok, err)
+			}
+			if _, err := s.RefreshTokenByHash(ctx, "t1", hash(tok), at(0)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("round %d: refresh token %s outlived RevokeGrant: %v", round, tok, err)
+			}
+		}
+	}
+	// count tallies a creation's outcome; ok lists the other acceptable
+	// errors.
+	count := func(round int, what string, err error, ok ...error) {
+		t.Helper()
+		switch {
+		case err == nil:
+			created++
+			return
+		case errors.Is(err, store.ErrRevoked):
+			refused++
+			return
+		}
+		for _, e := range ok {
+			if errors.Is(err, e) {
+				return
+			}
+		}
+		t.Errorf("round %d: %s: unexpected error %v", round, what, err)
+	}
+
+	// Creators of all three kinds against one revoker. The revoker yields
+	// a varying number of times first, so that it lands at different
+	// points of the creations.
+	const creators = 12
+	for round := range 5 * raceRounds {
+		grant := fmt.Sprintf("g-%d", round)
+		startGrant(t, s, "t1", grant)
+		first := fmt.Sprintf("rt-%d", round)
+		must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefreshToken("t1", first, grant, time.Hour)))
+		tokens := []string{first}
+		tok := func(i int) string { return fmt.Sprintf("tok-%d-%d", round, i) }
+		for i := range creators {
+			tokens = append(tokens, tok(i))
+		}
+		results := parallel(creators+1, func(i int) (int64, error) {
+			switch {
+			case i == creators:
+				for range round % 7 {
+					runtime.Gosched()
+				}
+				return s.RevokeGrant(ctx, "t1", grant)
+			case i%3 == 0:
+				return 0, s.CreateAccessToken(ctx, access(tok(i), grant))
+			case i%3 == 1:
+				return 0, s.CreateRefreshToken(ctx, newRefreshToken("t1", tok(i), grant, time.Hour))
+			default:
+				_, err := s.RotateRefreshToken(ctx, "t1", hash(first), hash(tok(i)), at(0), at(time.Hour))
+				return 0, err
+			}
+		})
+		if err := results[creators].err; err != nil {
+			t.Fatalf("round %d: RevokeGrant: %v", round, err)
+		}
+		for i, r := range results[:creators] {
+			// A rotation may also lose to another rotation (ErrReused)
+			// or find its token deleted (ErrNotFound).
+			count(round, fmt.Sprintf("creator %d", i), r.err, store.ErrReused, store.ErrNotFound)
+		}
+		gone(round, tokens)
+	}
+
+	// The case of RFC 9700 §4.14: a code and its replay are redeemed at
+	// once; the winner creates the access token and the first refresh
+	// token, the loser revokes the grant.
+	for round := range 5 * raceRounds {
+		code := fmt.Sprintf("replayed-%d", round)
+		c := newAuthCode("t1", code, time.Hour)
+		must(t, "CreateAuthCode", s.CreateAuthCode(ctx, c))
+		at1, rt1 := code+"-at", code+"-rt"
+		// The winner reports the errors of its two creations (nil
+		// slice: it is the loser).
+		results := parallel(2, func(int) ([]error, error) {
+			_, err := s.RedeemAuthCode(ctx, "t1", hash(code), at(0))
+			switch {
+			case errors.Is(err, store.ErrReused):
+				_, err := s.RevokeGrant(ctx, "t1", c.GrantID)
+				return nil, err
+			case err != nil:
+				return nil, err
+			}
+			errs := []error{s.CreateAccessToken(ctx, access(at1, c.GrantID))}
+			if errs[0] == nil {
+				errs = append(errs, s.CreateRefreshToken(ctx, newRefreshToken("t1", rt1, c.GrantID, time.Hour)))
+			}
+			return errs, nil
+		})
+		if results[0].err != nil || results[1].err != nil || (results[0].v == nil) == (results[1].v == nil) {
+			t.Fatalf("round %d: redemptions: %+v, want one exchange and one revocation", round, results)
+		}
+		for _, r := range results {
+			for _, err := range r.v {
+				count(round, "exchange", err)
+			}
+		}
+		gone(round, []string{at1, rt1})
+	}
+	t.Logf("%d tokens created before the revocation (and deleted by it), %d refused after it", created, refused)
+}
+
+// testSweepKeepsGrants: sweeping never ends a live grant, not even one
+// whose code was redeemed just before it expired and then swept, before
+// the exchange created the first token; and it never revives a revoked
+// grant.
+func testSweepKeepsGrants(t *testing.T, s oauthStore) {
+	ctx := t.Context()
+	access := func(token, grant string) store.AccessToken {
+		return store.AccessToken{
+			TokenHash: hash(token), TenantID: "t1", ClientID: "web", UserID: "u1", Scope: "openid",
+			GrantID: grant, SessionID: "s1", CreatedAt: at(2 * time.Hour), ExpiresAt: at(3 * time.Hour),
+		}
+	}
+	// g-family: started two hours ago, its code long gone, one live
+	// refresh token left. g-exchange: its code, created five minutes ago,
+	// is redeemed a moment before it expires. g-revoked: revoked, with
+	// nothing left.
+	family := newAuthCode("t1", "code-family", -time.Hour)
+	family.GrantID, family.CreatedAt = "g-family", at(-2*time.Hour)
+	must(t, "CreateAuthCode", s.CreateAuthCode(ctx, family))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-family", "g-family", 24*time.Hour)))
+	exchange := newAuthCode("t1", "code-exchange", 0)
+	exchange.GrantID, exchange.CreatedAt = "g-exchange", at(-5*time.Minute)
+	must(t, "CreateAuthCode", s.CreateAuthCode(ctx, exchange))
+	_, err := s.RedeemAuthCode(ctx, "t1", hash("code-exchange"), at(-time.Millisecond))
+	must(t, "RedeemAuthCode", err)
+	revoked := newAuthCode("t1", "code-revoked", -time.Hour)
+	revoked.GrantID, revoked.CreatedAt = "g-revoked", at(-2*time.Hour)
+	must(t, "CreateAuthCode", s.CreateAuthCode(ctx, revoked))
+	_, err = s.RevokeGrant(ctx, "t1", "g-revoked")
+	must(t, "RevokeGrant", err)
+
+	// Sweep a minute later, in small batches and then in one.
+	for _, batch := range []int{1, 1, 1, 1, 100, 100} {
+		_, err := s.SweepExpired(ctx, at(time.Minute), batch)
+		must(t, "SweepExpired", err)
+	}
+	if _, err := s.RedeemAuthCode(ctx, "t1", hash("code-exchange"), at(-time.Second)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the exchanged code was not swept: %v", err)
+	}
+	must(t, "CreateAccessToken(exchange after its code was swept)", s.CreateAccessToken(ctx, access("at-exchange", "g-exchange")))
+	must(t, "CreateRefreshToken(exchange after its code was swept)",
+		s.CreateRefreshToken(ctx, newRefreshToken("t1", "rt-exchange", "g-exchange", 24*time.Hour)))
+	_, err = s.RotateRefreshToken(ctx, "t1", hash("rt-family"), hash("rt-family-2"), at(2*time.Hour), at(24*time.Hour))
+	must(t, "RotateRefreshToken(family)", err)
+	must(t, "CreateAccessToken(family)", s.CreateAccessToken(ctx, access("at-family", "g-family")))
+	wantErr(t, "CreateAccessToken(revoked, swept)", s.CreateAccessToken(ctx, access("at-revoked", "g-revoked")), store.ErrRevoked)
 }

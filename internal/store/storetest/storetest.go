@@ -51,6 +51,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevokeGrant", oauth(testRevokeGrant)},
 		{"DeleteAccessToken", oauth(testDeleteAccessToken)},
 		{"SweepExpiredOAuth", oauth(testSweepExpiredOAuth)},
+		{"RevokedGrantRefusesTokens", oauth(testRevokedGrantRefusesTokens)},
+		{"RevokeGrantRace", oauth(testRevokeGrantRace)},
+		{"SweepKeepsGrants", oauth(testSweepKeepsGrants)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -940,6 +943,9 @@ func testAccessTokens(t *testing.T, s store.Store) {
 	cc := store.AccessToken{ // client_credentials: no user, grant, session or auth time
 		TokenHash: hash("at-2"), TenantID: "t1", ClientID: "svc",
 		Scope: "", CreatedAt: at(0), ExpiresAt: at(time.Hour),
+	}
+	if o, ok := s.(store.OAuthStore); ok {
+		startGrant(t, o, "t1", "g1") // a token of a grant needs the grant
 	}
 	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, at1))
 	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, cc))
