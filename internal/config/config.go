@@ -27,6 +27,7 @@ type Config struct {
 	Keys      Keys      `koanf:"keys"`
 	Password  Password  `koanf:"password"`
 	Sweep     Sweep     `koanf:"sweep"`
+	SDK       SDK       `koanf:"sdk"`
 	Log       Log       `koanf:"log"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 }
@@ -85,6 +86,13 @@ type Password struct {
 type Sweep struct {
 	Interval time.Duration `koanf:"interval"`
 	Batch    int           `koanf:"batch"`
+}
+
+// SDK configures the SDK API.
+type SDK struct {
+	// SignatureWindow is how far the timestamp of a signed call
+	// (X-signature) may be from the server's clock.
+	SignatureWindow time.Duration `koanf:"signature_window"`
 }
 
 // Log configures logging.
@@ -168,6 +176,7 @@ func Defaults() Config {
 		},
 		Password: Password{QueueLimit: 64, MaxWait: 2 * time.Second},
 		Sweep:    Sweep{Interval: time.Minute, Batch: 1000},
+		SDK:      SDK{SignatureWindow: 5 * time.Minute},
 		Log:      Log{Level: "info", Format: "json"},
 	}
 }
@@ -281,6 +290,7 @@ func (c Config) Validate() error {
 		{c.Keys.RefreshInterval <= 0, "keys.refresh_interval must be positive"},
 		{c.Keys.RotationDelay < c.Keys.RefreshInterval, "keys.rotation_delay must be at least keys.refresh_interval, so every node publishes a new key before any node signs with it"},
 		{c.Sweep.Interval <= 0 || c.Sweep.Batch <= 0, "sweep.interval and sweep.batch must be positive"},
+		{c.SDK.SignatureWindow <= 0 || c.SDK.SignatureWindow > time.Hour, "sdk.signature_window must be between 0 and 1h"},
 	} {
 		if check.bad {
 			return errors.New("config: " + check.msg)

@@ -26,6 +26,8 @@ type Handler struct {
 	// DefaultEdition is the dialect of errors for requests whose tenant is
 	// unknown, when no tenant can say which dialect it speaks.
 	DefaultEdition string
+	// Signed serves the X-signature form of the exchange and logout.
+	Signed *Signed
 }
 
 // Mount registers the SDK routes. MFA (…/login/state/mfa) is registered
@@ -38,6 +40,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v2/sdk/sso/session-token/id-token", h.serve(h.exchange))
 	mux.HandleFunc("POST /api/v2/sdk/logout", h.serve(h.logout))
 	mux.HandleFunc("GET /api/v2/sdk/server-date", h.serve(h.serverDate))
+	mux.HandleFunc("GET /api/v2/sdk/public-key", h.serve(h.publicKey))
+	mux.HandleFunc("POST /api/v2/sdk/session-token/refresh-id-token", h.serve(h.signedIDToken))
+	mux.HandleFunc("GET /api/v2/sdk/logout", h.serve(h.signedLogout))
 }
 
 // call is one parsed SDK request: its tenant, application and device.

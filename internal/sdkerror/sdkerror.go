@@ -39,6 +39,10 @@ const (
 	PasswordPolicy
 	// SystemBusy: storage or a dependency is unavailable or saturated.
 	SystemBusy
+	// SignatureInvalid: an X-signature that is not base64, was not
+	// encrypted to the application's key, or does not decrypt to the
+	// expected fields.
+	SignatureInvalid
 
 	kindEnd // must stay last
 )
@@ -93,6 +97,7 @@ var (
 		AccountDisabled:  {"SDK.LOGIN.1011", 400, "The account has been disabled", "账号已被禁用"},
 		PasswordPolicy:   {"SDK.LOGIN.1012", 400, "The new password does not meet the password policy", "新密码不符合密码策略"},
 		SystemBusy:       {"SDK.COMMON.1008", 500, "System busy, please try again later", "系统繁忙,请稍后再试"},
+		SignatureInvalid: {"SDK.COMMON.1004", 400, "Signature decryption error", "签名解密错误"},
 	}
 	ciam = map[Kind]entry{
 		ParamMissing:     {"IDAAS.SDK.PARAM.0001", 400, "Parameter {0} cannot be empty", "参数{0}不能为空"},
@@ -107,7 +112,8 @@ var (
 		AccountDisabled:  {"IDAAS.SDK.LOGIN.0003", 400, "The account has been disabled", "账号已被禁用"},
 		PasswordPolicy:   {"IDAAS.SDK.LOGIN.0004", 400, "The new password does not meet the password policy", "新密码不符合密码策略"},
 		// Contract §6: the vendor documents this one as 400 in CIAM.
-		SystemBusy: {"IDAAS.SDK.COM.0002", 400, "System busy, please try again later", "系统繁忙,请稍后再试"},
+		SystemBusy:       {"IDAAS.SDK.COM.0002", 400, "System busy, please try again later", "系统繁忙,请稍后再试"},
+		SignatureInvalid: {"IDAAS.SDK.PARAM.0006", 400, "Signature decryption error", "签名解密错误"},
 	}
 	// ciamMissing are the CIAM codes for two parameters the vendor gives
 	// codes of their own (contract §6, seed 001).

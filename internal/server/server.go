@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sesame-idp/sesame/api"
 	"github.com/sesame-idp/sesame/internal/bootstrap"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/httpx"
@@ -157,6 +158,7 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	(&sdkapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: s.store, Now: s.now, Logger: s.logger,
 		DefaultEdition: store.EditionEIAM,
+		Signed:         &sdkapi.Signed{Store: s.store, Sealer: sealer, Hasher: hasher, Now: s.now, Window: cfg.SDK.SignatureWindow},
 	}).Mount(mux)
 	(&tenantapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: s.store, Hasher: hasher, Logger: s.logger,
@@ -172,6 +174,7 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle("GET /api/openapi.json", api.Handler())
 	s.handler = httpx.Wrap(mux, httpx.Options{
 		Logger: s.logger, Metrics: s.metrics,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Timeout: cfg.Server.RequestTimeout,

@@ -94,6 +94,19 @@ func (s *Service) rotate(ctx context.Context, t store.Tenant, grace, ttl time.Du
 // id_token for app, and the session token the client must keep using
 // (rotated when the application has session_auto_refresh on).
 func (s *Service) Exchange(ctx context.Context, t store.Tenant, app store.Application, tok string, d store.Device) (ExchangeResult, error) {
+	return s.exchange(ctx, t, app, tok, d, app.SessionAutoRefresh)
+}
+
+// IDToken is the signed form of the exchange (POST
+// /api/v2/sdk/session-token/refresh-id-token): a fresh id_token only. Its
+// answer carries no session token, so it never rotates the session: a
+// client of that form could not learn the successor.
+func (s *Service) IDToken(ctx context.Context, t store.Tenant, app store.Application, tok string, d store.Device) (string, error) {
+	res, err := s.exchange(ctx, t, app, tok, d, false)
+	return res.IDToken, err
+}
+
+func (s *Service) exchange(ctx context.Context, t store.Tenant, app store.Application, tok string, d store.Device, rotate bool) (ExchangeResult, error) {
 	c, err := s.find(ctx, t, app.RotationGrace, tok, d, app.DeviceBinding)
 	if err != nil {
 		s.Metrics.Token("id_token", "refused")
@@ -110,7 +123,7 @@ func (s *Service) Exchange(ctx context.Context, t store.Tenant, app store.Applic
 		s.Metrics.Token("id_token", "refused")
 		return ExchangeResult{}, sdkerror.New(sdkerror.SessionInvalid)
 	}
-	if app.SessionAutoRefresh {
+	if rotate {
 		if c, err = s.rotate(ctx, t, app.RotationGrace, app.SessionTTL, c, d, app.DeviceBinding); err != nil {
 			return ExchangeResult{}, err
 		}

@@ -25,6 +25,8 @@ var sweeps = []struct{ table, query string }{
 	(SELECT code_hash FROM auth_codes WHERE expires_at <= $1 LIMIT $2)`},
 	{"refresh_tokens", `DELETE FROM refresh_tokens WHERE token_hash IN
 	(SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)`},
+	{"signature_nonces", `DELETE FROM signature_nonces WHERE (tenant_id, client_id, nonce_hash) IN
+	(SELECT tenant_id, client_id, nonce_hash FROM signature_nonces WHERE expires_at <= $1 LIMIT $2)`},
 	{"signing_keys", `DELETE FROM signing_keys WHERE id IN
 	(SELECT id FROM signing_keys WHERE retain_until <> 0 AND retain_until <= $1 LIMIT $2)`},
 }

@@ -54,6 +54,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevokedGrantRefusesTokens", oauth(testRevokedGrantRefusesTokens)},
 		{"RevokeGrantRace", oauth(testRevokeGrantRace)},
 		{"SweepKeepsGrants", oauth(testSweepKeepsGrants)},
+		// store.SignedStore; skipped for a store that does not implement it.
+		{"Signed", testSigned},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

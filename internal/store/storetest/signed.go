@@ -1,0 +1,76 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sesame-idp/sesame/internal/store"
+)
+
+// testSigned covers store.SignedStore: application key pairs and the
+// single use of signature nonces.
+func testSigned(t *testing.T, st store.Store) {
+	s, ok := st.(store.SignedStore)
+	if !ok {
+		t.Skip("the store does not implement store.SignedStore")
+	}
+	ctx := t.Context()
+	k := store.AppKey{TenantID: "t1", ClientID: "app", PrivateKey: []byte("sealed"), PublicKeyPEM: "-----BEGIN PUBLIC KEY-----", CreatedAt: now}
+	if err := s.AddAppKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddAppKey(ctx, k); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second key: %v, want ErrConflict", err)
+	}
+	got, err := s.GetAppKey(ctx, "t1", "app")
+	if err != nil || string(got.PrivateKey) != "sealed" || got.PublicKeyPEM != k.PublicKeyPEM || !got.CreatedAt.Equal(now) {
+		t.Fatalf("GetAppKey: %+v %v", got, err)
+	}
+	if _, err := s.GetAppKey(ctx, "t2", "app"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant's key: %v", err)
+	}
+
+	exp := now.Add(5 * time.Minute)
+	if err := s.UseNonce(ctx, "t1", "app", []byte("n1"), now, exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseNonce(ctx, "t1", "app", []byte("n1"), now.Add(time.Minute), exp); !errors.Is(err, store.ErrReused) {
+		t.Fatalf("replayed nonce: %v, want ErrReused", err)
+	}
+	// Another application or tenant has nonces of its own.
+	for _, tc := range [][2]string{{"t1", "other"}, {"t2", "app"}} {
+		if err := s.UseNonce(ctx, tc[0], tc[1], []byte("n1"), now, exp); err != nil {
+			t.Fatalf("%v: %v", tc, err)
+		}
+	}
+	// After its window the same nonce may come again.
+	if err := s.UseNonce(ctx, "t1", "app", []byte("n1"), exp, exp.Add(5*time.Minute)); err != nil {
+		t.Fatalf("nonce after expiry: %v", err)
+	}
+	// Of concurrent uses of one nonce exactly one succeeds.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.UseNonce(ctx, "t1", "app", []byte("race"), now, exp)
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, store.ErrReused) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d concurrent uses of one nonce succeeded", wins.Load())
+	}
+	// Expired nonces are swept.
+	if n, err := st.SweepExpired(ctx, exp.Add(10*time.Minute), 100); err != nil || n < 3 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+}
