@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sesame-idp/sesame/internal/oauth2"
 	"github.com/sesame-idp/sesame/internal/secret"
@@ -362,9 +363,15 @@ func browserDevice(r *http.Request) store.Device {
 	if err != nil {
 		ip = ""
 	}
-	agent := r.UserAgent()
+	// The User-Agent is stored with the session: keep it plain text.
+	agent := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(r.UserAgent(), ""))
 	if len(agent) > 1024 {
-		agent = agent[:1024]
+		agent = strings.ToValidUTF8(agent[:1024], "")
 	}
 	return store.Device{Fingerprint: session.BrowserFingerprint, OSVersion: "browser", Agent: agent, IP: ip}
 }

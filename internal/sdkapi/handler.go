@@ -150,7 +150,7 @@ func (h *Handler) login(unified bool) func(c *call) (any, error) {
 		var userName, password string
 		if err := DecodeBody(c.r,
 			Field{Name: "user_name", Max: maxUserName, Required: true, Dst: &userName},
-			Field{Name: "password", Max: maxPassword, Required: true, Dst: &password},
+			Field{Name: "password", Max: maxPassword, Required: true, Dst: &password, Password: true},
 		); err != nil {
 			return nil, err
 		}
@@ -180,7 +180,7 @@ func (h *Handler) changePassword(c *call) (any, error) {
 	var stateToken, newPassword string
 	if err := DecodeBody(c.r,
 		Field{Name: "state_token", Max: maxToken, Required: true, Dst: &stateToken},
-		Field{Name: "new_password", Max: maxPassword, Required: true, Dst: &newPassword},
+		Field{Name: "new_password", Max: maxPassword, Required: true, Dst: &newPassword, Password: true},
 	); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sesame-idp/sesame/internal/sdkerror"
@@ -98,12 +99,15 @@ func header(h http.Header, name string, limit int, required bool) (string, *sdke
 	return v, nil
 }
 
+// printable reports whether s is valid UTF-8 without control characters
+// (C0, DEL and C1: unicode.IsControl), so that what is stored, logged or
+// compared is plain text.
 func printable(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return false
 		}
 	}
@@ -140,6 +144,9 @@ type Field struct {
 	Max      int
 	Required bool
 	Dst      *string
+	// Password fields may hold control characters (they are only hashed,
+	// never stored or shown), but not NUL, which no client means.
+	Password bool
 }
 
 // DecodeBody reads a JSON object body into string fields. It checks the
@@ -174,7 +181,8 @@ func DecodeBody(r *http.Request, fields ...Field) *sdkerror.Error {
 		if f.Required && strings.TrimSpace(s) == "" {
 			return sdkerror.New(sdkerror.ParamMissing, f.Name)
 		}
-		if len(s) > f.Max || !utf8.ValidString(s) {
+		if len(s) > f.Max || !utf8.ValidString(s) ||
+			(f.Password && strings.ContainsRune(s, 0)) || (!f.Password && !printable(s)) {
 			return sdkerror.New(sdkerror.ParamMalformed, f.Name)
 		}
 		*f.Dst = s

@@ -87,6 +87,14 @@ func TestSDKErrorTable(t *testing.T) {
 			{"eiam session token from another device", exchangeReq(st.EIAMHost, "acme-portal", set("X-session-token", validToken, "X-device-fingerprint", "other-device")), 400, "SDK.COMMON.1006", "session_token parameter error"},
 			{"eiam session token Chinese", exchangeReq(st.EIAMHost, "acme-portal", set("X-session-token", "unknown", "X-L", "ZH-cn")), 400, "SDK.COMMON.1006", "session_token参数错误"},
 			{"unknown host", loginReq("unknown.test", "acme-portal", nil, login), 400, "SDK.COMMON.1012", ""},
+			// Found by fuzzing: control characters (C1 too) and invalid
+			// UTF-8 must be refused as input, never reach the database.
+			{"eiam C1 control in agent", loginReq(st.EIAMHost, "acme-portal", set("X-agent", "Mozilla5.0"), login), 400, "SDK.COMMON.1002", "Parameter X-agent format is incorrect"},
+			{"eiam NUL in user name", loginReq(st.EIAMHost, "acme-portal", nil, `{"user_name":"al\u0000ice","password":"x"}`), 400, "SDK.COMMON.1002", "Parameter user_name format is incorrect"},
+			{"eiam DEL in user name", loginReq(st.EIAMHost, "acme-portal", nil, "{\"user_name\":\"al\x7fice\",\"password\":\"x\"}"), 400, "SDK.COMMON.1002", ""},
+			{"eiam NUL in password", loginReq(st.EIAMHost, "acme-portal", nil, `{"user_name":"alice","password":"a\u0000b"}`), 400, "SDK.COMMON.1002", "Parameter password format is incorrect"},
+			{"eiam C1 control in session token", exchangeReq(st.EIAMHost, "acme-portal", set("X-session-token", "abcd")), 400, "SDK.COMMON.1002", ""},
+			{"common domain invalid UTF-8 tenant id", loginReq(st.CommonHost, "isv-portal", set("X-tenant-id", "\x99"), login), 400, "SDK.COMMON.1012", ""},
 			{"common domain without tenant id", loginReq(st.CommonHost, "isv-portal", nil, login), 400, "SDK.COMMON.1001", "Parameter X-tenant-id cannot be empty"},
 			{"common domain unknown tenant id", loginReq(st.CommonHost, "isv-portal", set("X-tenant-id", "nope"), login), 400, "SDK.COMMON.1012", ""},
 			// CIAM dialect.

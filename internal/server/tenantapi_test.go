@@ -57,6 +57,10 @@ func TestTenantToken(t *testing.T) {
 			{"repeated parameter", st.EIAMHost, formCT, form("grant_type", "client_credentials", "grant_type", "client_credentials", "client_id", "acme-portal", "client_secret", st.Secret), 400, "invalid_request"},
 			{"json body", st.EIAMHost, headers("Content-Type", "application/json"), `{"grant_type":"client_credentials"}`, 400, "invalid_request"},
 			{"oversized body", st.EIAMHost, formCT, "grant_type=client_credentials&x=" + strings.Repeat("a", 70000), 400, "invalid_request"},
+			// Found by fuzzing: invalid UTF-8 or NUL must not reach PostgreSQL.
+			{"invalid UTF-8 client id", st.EIAMHost, formCT, "grant_type=client_credentials&client_id=%FF&client_secret=" + st.Secret, 401, "invalid_client"},
+			{"NUL in client id", st.EIAMHost, formCT, "grant_type=client_credentials&client_id=a%00b&client_secret=" + st.Secret, 401, "invalid_client"},
+			{"invalid UTF-8 basic id", st.EIAMHost, headers("Content-Type", "application/x-www-form-urlencoded", "Authorization", "BAsiC 0006"), "grant_type=client_credentials", 401, "invalid_client"},
 		} {
 			t.Run(test.name, func(t *testing.T) {
 				r := e.Do("POST", e.URL(test.host, "/api/v2/tenant/token"), test.h, test.body)

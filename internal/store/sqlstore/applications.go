@@ -89,6 +89,9 @@ ON CONFLICT (tenant_id, client_id) DO UPDATE SET
 
 // GetApplication returns one application of a tenant.
 func (s *Store) GetApplication(ctx context.Context, tenantID, clientID string) (store.Application, error) {
+	if !lookupable(tenantID, clientID) {
+		return store.Application{}, store.ErrNotFound
+	}
 	a, err := scanApplication(s.r.QueryRowContext(ctx, `SELECT `+applicationColumns+`
 FROM applications WHERE tenant_id = $1 AND client_id = $2`, tenantID, clientID))
 	return a, s.wrap("get application", err)

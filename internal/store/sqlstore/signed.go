@@ -19,6 +19,9 @@ VALUES ($1, $2, $3, $4, $5)`, k.TenantID, k.ClientID, k.PrivateKey, k.PublicKeyP
 
 // GetAppKey returns an application's key pair.
 func (s *Store) GetAppKey(ctx context.Context, tenantID, clientID string) (store.AppKey, error) {
+	if !lookupable(tenantID, clientID) {
+		return store.AppKey{}, store.ErrNotFound
+	}
 	k := store.AppKey{TenantID: tenantID, ClientID: clientID}
 	var created int64
 	err := s.r.QueryRowContext(ctx, `SELECT private_key, public_key_pem, created_at FROM app_keys

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -365,4 +366,18 @@ func nullBytes(b []byte) any {
 		return nil
 	}
 	return b
+}
+
+// lookupable reports whether every key is text a database can compare:
+// valid UTF-8 without NUL. PostgreSQL refuses anything else with an error,
+// which would surface as a server error for what is only bad input; a key
+// that can never have been stored cannot match, so lookups answer
+// store.ErrNotFound for it instead, the same on both backends.
+func lookupable(keys ...string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -107,6 +107,9 @@ ON CONFLICT (id) DO UPDATE SET
 
 // GetTenant returns the tenant with this id.
 func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) {
+	if !lookupable(id) {
+		return store.Tenant{}, store.ErrNotFound
+	}
 	t, err := scanTenant(s.r.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id = $1`, id))
 	return t, s.wrap("get tenant", err)
 }
@@ -114,6 +117,9 @@ func (s *Store) GetTenant(ctx context.Context, id string) (store.Tenant, error) 
 // TenantByDomain returns the tenant owning the host name, compared in lower
 // case.
 func (s *Store) TenantByDomain(ctx context.Context, domain string) (store.Tenant, error) {
+	if !lookupable(domain) {
+		return store.Tenant{}, store.ErrNotFound
+	}
 	t, err := scanTenant(s.r.QueryRowContext(ctx, `SELECT `+tenantColumns+`
 FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id
 WHERE d.domain = $1`, strings.ToLower(strings.TrimSpace(domain))))

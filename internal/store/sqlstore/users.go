@@ -53,6 +53,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 
 // GetUser returns a user by id.
 func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (store.User, error) {
+	if !lookupable(tenantID, userID) {
+		return store.User{}, store.ErrNotFound
+	}
 	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+`
 FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, userID))
 	return u, s.wrap("get user", err)
@@ -60,6 +63,9 @@ FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, userID))
 
 // UserByUsername returns the user whose name matches case-insensitively.
 func (s *Store) UserByUsername(ctx context.Context, tenantID, username string) (store.User, error) {
+	if !lookupable(tenantID, username) {
+		return store.User{}, store.ErrNotFound
+	}
 	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+`
 FROM users WHERE tenant_id = $1 AND username_key = $2`, tenantID, key(username)))
 	return u, s.wrap("user by username", err)
@@ -69,6 +75,9 @@ FROM users WHERE tenant_id = $1 AND username_key = $2`, tenantID, key(username))
 // (case-insensitively) or mobile equals id, oldest first. Two are enough
 // for the caller to tell "unique" from "ambiguous".
 func (s *Store) UsersByLoginID(ctx context.Context, tenantID, id string) ([]store.User, error) {
+	if !lookupable(tenantID, id) {
+		return nil, nil
+	}
 	if id == "" {
 		// Users without e-mail or mobile store "", which must not match.
 		return nil, nil
