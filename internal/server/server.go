@@ -140,8 +140,9 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	if err != nil {
 		return err
 	}
+	cached := newCachedStore(s.store, s.now)
 	sessions := &session.Service{
-		Store:     s.store,
+		Store:     cached,
 		Hasher:    hasher,
 		Passwords: passwords{pw},
 		IDTokens:  newIDTokens(s.keys, s.resolver.Issuer, s.now),
@@ -156,16 +157,16 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	accessTokens := &oauth2.AccessTokens{Store: s.store, Hasher: hasher, Keys: s.keys, Issuer: s.resolver.Issuer, Now: s.now}
 	mux := http.NewServeMux()
 	(&sdkapi.Handler{
-		Sessions: sessions, Tenants: s.resolver, Store: s.store, Now: s.now, Logger: s.logger,
+		Sessions: sessions, Tenants: s.resolver, Store: cached, Now: s.now, Logger: s.logger,
 		DefaultEdition: store.EditionEIAM,
 		Signed:         &sdkapi.Signed{Store: s.store, Sealer: sealer, Hasher: hasher, Now: s.now, Window: cfg.SDK.SignatureWindow},
 	}).Mount(mux)
 	(&tenantapi.Handler{
-		Sessions: sessions, Tenants: s.resolver, Store: s.store, Hasher: hasher, Logger: s.logger,
+		Sessions: sessions, Tenants: s.resolver, Store: cached, Hasher: hasher, Logger: s.logger,
 		AccessTokens: accessTokens,
 	}).Mount(mux)
 	(&oidc.Provider{
-		Store: s.store, Tenants: s.resolver, Sessions: sessions, Hasher: hasher, RequestBox: requestBox,
+		Store: cached, Tenants: s.resolver, Sessions: sessions, Hasher: hasher, RequestBox: requestBox,
 		Keys: s.keys, IDTokens: idtoken.NewMinter(s.keys, s.now), AccessTokens: accessTokens,
 		Now: s.now, Logger: s.logger, Metrics: s.metrics,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"),

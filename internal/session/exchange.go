@@ -21,6 +21,7 @@ type ExchangeResult struct {
 // client must use from now on.
 type current struct {
 	session store.Session
+	user    store.User
 	token   string // the token that is current after this call
 	rotated bool   // token is the successor of the presented one
 }
@@ -36,14 +37,14 @@ type current struct {
 func (s *Service) find(ctx context.Context, t store.Tenant, grace time.Duration, tok string, d store.Device, bindDevice bool) (current, error) {
 	now := s.Now()
 	h := s.Hasher.Hash(PurposeSession, tok)
-	sess, err := s.Store.SessionByTokenHash(ctx, t.ID, h)
+	sess, u, err := s.Store.SessionWithUser(ctx, t.ID, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return current{}, sdkerror.New(sdkerror.SessionInvalid)
 	}
 	if err != nil {
 		return current{}, sdkerror.Busy(err)
 	}
-	c := current{session: sess, token: tok}
+	c := current{session: sess, user: u, token: tok}
 	if !secret.Equal(h, sess.TokenHash) {
 		// The previous token: valid only within the grace period, and only
 		// if the current token is still its direct successor.
@@ -75,7 +76,8 @@ func (s *Service) rotate(ctx context.Context, t store.Tenant, grace, ttl time.Du
 	}
 	now := s.Now()
 	succ := s.Hasher.Successor(PurposeSession, c.token)
-	ok, err := s.Store.RotateSessionToken(ctx, t.ID, c.session.TokenHash, s.Hasher.Hash(PurposeSession, succ), now, now.Add(ttl))
+	newHash := s.Hasher.Hash(PurposeSession, succ)
+	ok, err := s.Store.RotateSessionToken(ctx, t.ID, c.session.TokenHash, newHash, now, now.Add(ttl))
 	if err != nil {
 		return current{}, sdkerror.Busy(err)
 	}
@@ -83,7 +85,7 @@ func (s *Service) rotate(ctx context.Context, t store.Tenant, grace, ttl time.Du
 		// Another request rotated it first: answer as a retry would be.
 		return s.find(ctx, t, grace, c.token, d, bindDevice)
 	}
-	c.session.PrevTokenHash, c.session.TokenHash = c.session.TokenHash, s.Hasher.Hash(PurposeSession, succ)
+	c.session.PrevTokenHash, c.session.TokenHash = c.session.TokenHash, newHash
 	c.session.RotatedAt, c.session.ExpiresAt = now, now.Add(ttl)
 	c.token, c.rotated = succ, true
 	s.Metrics.Token("session_token", "issued")
@@ -112,13 +114,8 @@ func (s *Service) exchange(ctx context.Context, t store.Tenant, app store.Applic
 		s.Metrics.Token("id_token", "refused")
 		return ExchangeResult{}, err
 	}
-	u, err := s.Store.GetUser(ctx, t.ID, c.session.UserID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return ExchangeResult{}, sdkerror.New(sdkerror.SessionInvalid)
-	case err != nil:
-		return ExchangeResult{}, sdkerror.Busy(err)
-	case u.Status != store.UserActive:
+	u := c.user
+	if u.Status != store.UserActive {
 		// A disabled user's sessions stop working at once.
 		s.Metrics.Token("id_token", "refused")
 		return ExchangeResult{}, sdkerror.New(sdkerror.SessionInvalid)

@@ -252,6 +252,9 @@ type Store interface {
 	// has this hash. The caller tells which by comparing hashes, and
 	// decides expiry and grace.
 	SessionByTokenHash(ctx context.Context, tenantID string, tokenHash []byte) (Session, error)
+	// SessionWithUser is SessionByTokenHash together with the session's
+	// user, in one read. A session whose user is gone is ErrNotFound.
+	SessionWithUser(ctx context.Context, tenantID string, tokenHash []byte) (Session, User, error)
 	// RotateSessionToken replaces the current token oldHash by newHash in
 	// one conditional statement: the old token becomes the previous one,
 	// RotatedAt becomes now and ExpiresAt expiresAt. It reports false, with

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/store"
@@ -11,23 +12,36 @@ const sessionColumns = `id, tenant_id, user_id, client_id, token_hash, prev_toke
 	device_fingerprint, device_os_version, device_agent, device_ip,
 	auth_time, created_at, expires_at`
 
+// sessionRow holds a session's columns as scanned, so that a query can
+// scan a session together with other columns (see SessionWithUser).
+type sessionRow struct {
+	se                   store.Session
+	rotatedAt, authTime  int64
+	createdAt, expiresAt int64
+}
+
+func (r *sessionRow) dests() []any {
+	se := &r.se
+	return []any{&se.ID, &se.TenantID, &se.UserID, &se.ClientID, &se.TokenHash, &se.PrevTokenHash,
+		&r.rotatedAt, &se.Device.Fingerprint, &se.Device.OSVersion, &se.Device.Agent, &se.Device.IP,
+		&r.authTime, &r.createdAt, &r.expiresAt}
+}
+
+func (r *sessionRow) session() store.Session {
+	se := r.se
+	se.RotatedAt = fromMS(r.rotatedAt)
+	se.AuthTime = fromMS(r.authTime)
+	se.CreatedAt = fromMS(r.createdAt)
+	se.ExpiresAt = fromMS(r.expiresAt)
+	return se
+}
+
 func scanSession(sc scanner) (store.Session, error) {
-	var (
-		se                   store.Session
-		rotatedAt, authTime  int64
-		createdAt, expiresAt int64
-	)
-	err := sc.Scan(&se.ID, &se.TenantID, &se.UserID, &se.ClientID, &se.TokenHash, &se.PrevTokenHash,
-		&rotatedAt, &se.Device.Fingerprint, &se.Device.OSVersion, &se.Device.Agent, &se.Device.IP,
-		&authTime, &createdAt, &expiresAt)
-	if err != nil {
+	var r sessionRow
+	if err := sc.Scan(r.dests()...); err != nil {
 		return store.Session{}, err
 	}
-	se.RotatedAt = fromMS(rotatedAt)
-	se.AuthTime = fromMS(authTime)
-	se.CreatedAt = fromMS(createdAt)
-	se.ExpiresAt = fromMS(expiresAt)
-	return se, nil
+	return r.session(), nil
 }
 
 // CreateSession stores a new session. A duplicate id or token hash is
@@ -48,6 +62,26 @@ func (s *Store) SessionByTokenHash(ctx context.Context, tenantID string, tokenHa
 	se, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions
 WHERE tenant_id = $1 AND (token_hash = $2 OR prev_token_hash = $2)`, tenantID, tokenHash))
 	return se, s.wrap("session by token hash", err)
+}
+
+// sessionUserColumns are the session's and its user's columns, for a
+// join of sessions s and users u.
+var sessionUserColumns = "s." + strings.ReplaceAll(sessionColumns, ", ", ", s.") + ", u." + strings.ReplaceAll(userColumns, ", ", ", u.")
+
+// SessionWithUser is SessionByTokenHash joined with the session's user in
+// one query: the exchange needs both, and a second round trip costs as
+// much as the lookup itself.
+func (s *Store) SessionWithUser(ctx context.Context, tenantID string, tokenHash []byte) (store.Session, store.User, error) {
+	var sr sessionRow
+	var ur userRow
+	err := s.r.QueryRowContext(ctx, `SELECT `+sessionUserColumns+` FROM sessions s
+JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+WHERE s.tenant_id = $1 AND (s.token_hash = $2 OR s.prev_token_hash = $2)`, tenantID, tokenHash).
+		Scan(append(sr.dests(), ur.dests()...)...)
+	if err != nil {
+		return store.Session{}, store.User{}, s.wrap("session with user", err)
+	}
+	return sr.session(), ur.user(), nil
 }
 
 // RotateSessionToken makes newHash the current token if oldHash still is.

@@ -13,23 +13,35 @@ const userColumns = `tenant_id, id, username, name, email, mobile, status,
 	password_hash, password_changed_at, failed_logins, failed_window_start,
 	locked_until, created_at, updated_at`
 
+// userRow holds a user's columns as scanned (see sessionRow).
+type userRow struct {
+	u                              store.User
+	changedAt, windowStart, locked int64
+	createdAt, updatedAt           int64
+}
+
+func (r *userRow) dests() []any {
+	u := &r.u
+	return []any{&u.TenantID, &u.ID, &u.Username, &u.Name, &u.Email, &u.Mobile, &u.Status,
+		&u.PasswordHash, &r.changedAt, &u.FailedLogins, &r.windowStart, &r.locked, &r.createdAt, &r.updatedAt}
+}
+
+func (r *userRow) user() store.User {
+	u := r.u
+	u.PasswordChangedAt = fromMS(r.changedAt)
+	u.FailedWindowStart = fromMS(r.windowStart)
+	u.LockedUntil = fromMS(r.locked)
+	u.CreatedAt = fromMS(r.createdAt)
+	u.UpdatedAt = fromMS(r.updatedAt)
+	return u
+}
+
 func scanUser(sc scanner) (store.User, error) {
-	var (
-		u                              store.User
-		changedAt, windowStart, locked int64
-		createdAt, updatedAt           int64
-	)
-	err := sc.Scan(&u.TenantID, &u.ID, &u.Username, &u.Name, &u.Email, &u.Mobile, &u.Status,
-		&u.PasswordHash, &changedAt, &u.FailedLogins, &windowStart, &locked, &createdAt, &updatedAt)
-	if err != nil {
+	var r userRow
+	if err := sc.Scan(r.dests()...); err != nil {
 		return store.User{}, err
 	}
-	u.PasswordChangedAt = fromMS(changedAt)
-	u.FailedWindowStart = fromMS(windowStart)
-	u.LockedUntil = fromMS(locked)
-	u.CreatedAt = fromMS(createdAt)
-	u.UpdatedAt = fromMS(updatedAt)
-	return u, nil
+	return r.user(), nil
 }
 
 // key is the case-insensitive form of user names and e-mail addresses, kept

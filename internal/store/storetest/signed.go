@@ -74,3 +74,38 @@ func testSigned(t *testing.T, st store.Store) {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
 }
+
+// testSessionWithUser: the joined lookup finds a session by its current or
+// previous token together with its user, and nothing across tenants.
+func testSessionWithUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{TenantID: "t1", ID: "u1", Username: "alice", Name: "Alice", Status: store.UserActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	se := store.Session{ID: "s1", TenantID: "t1", UserID: "u1", ClientID: "c", TokenHash: hash("cur"),
+		Device: store.Device{Fingerprint: "fp"}, AuthTime: now, CreatedAt: now, ExpiresAt: at(time.Hour)}
+	if err := s.CreateSession(ctx, se); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.RotateSessionToken(ctx, "t1", hash("cur"), hash("next"), at(time.Minute), at(2*time.Hour)); !ok || err != nil {
+		t.Fatalf("rotate: %v %v", ok, err)
+	}
+	for _, h := range [][]byte{hash("next"), hash("cur")} {
+		gs, gu, err := s.SessionWithUser(ctx, "t1", h)
+		if err != nil || gs.ID != "s1" || gu.ID != "u1" || gu.Username != "alice" || gs.Device.Fingerprint != "fp" || !gs.ExpiresAt.Equal(at(2*time.Hour)) {
+			t.Fatalf("SessionWithUser: %+v %+v %v", gs, gu, err)
+		}
+	}
+	if _, _, err := s.SessionWithUser(ctx, "t2", hash("next")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant: %v", err)
+	}
+	// A session without its user (an orphan) is not found.
+	orphan := se
+	orphan.ID, orphan.UserID, orphan.TokenHash = "s2", "gone", hash("orphan")
+	if err := s.CreateSession(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SessionWithUser(ctx, "t1", hash("orphan")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("orphan session: %v", err)
+	}
+}

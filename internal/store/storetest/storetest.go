@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"SessionRotationRace", testSessionRotationRace},
 		{"SessionTenantIsolation", testSessionTenantIsolation},
+		{"SessionWithUser", testSessionWithUser},
 		{"StateTokens", testStateTokens},
 		{"SSOTickets", testSSOTickets},
 		{"SingleUseRace", testSingleUseRace},
