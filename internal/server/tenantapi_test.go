@@ -171,3 +171,33 @@ func TestTenantRefreshAndTickets(t *testing.T) {
 		wantOAuthError(t, refresh(auth, st.EIAMHost, refreshBody(next, st.Device)), 400, "invalid_token")
 	})
 }
+
+// TestTenantAPIAcceptsJWTAccessTokens: an application configured with
+// access_token_format jwt gets RFC 9068 tokens from the tenant token
+// endpoint, and the tenant API accepts them like opaque ones, until they
+// are revoked.
+func TestTenantAPIAcceptsJWTAccessTokens(t *testing.T) {
+	withEnv(t, func(t *testing.T, e *st.Env) {
+		bearer := e.TenantToken(st.EIAMHost, "acme-jwt")
+		if strings.Count(bearer, ".") != 2 {
+			t.Fatalf("acme-jwt got a non-JWT access token %q", bearer)
+		}
+		tok := e.MustLogin(st.EIAMHost, "acme-portal", "alice")
+		auth := headers("Authorization", "Bearer "+bearer, "Content-Type", "application/json")
+		r := e.Do("POST", e.URL(st.EIAMHost, "/api/v2/tenant/sso/session-token/refresh"), auth, refreshBody(tok, st.Device))
+		if r.Status != 200 || r.Str("session_token") == "" {
+			t.Fatalf("refresh with a JWT bearer: %d %s", r.Status, r.Body)
+		}
+		// A tampered JWT is refused.
+		tampered := bearer[:len(bearer)-4] + "AAAA"
+		wantOAuthError(t, e.Do("POST", e.URL(st.EIAMHost, "/api/v2/tenant/sso/session-token/refresh"),
+			headers("Authorization", "Bearer "+tampered, "Content-Type", "application/json"), refreshBody(r.Str("session_token"), st.Device)), 400, "invalid_token")
+		// Revoked through RFC 7009, it stops working on the tenant API too.
+		rev := e.Do("POST", e.URL(st.EIAMHost, "/api/v1/oauth2/revoke"), headers("Content-Type", "application/x-www-form-urlencoded"),
+			form("token", bearer, "client_id", "acme-jwt", "client_secret", st.Secret))
+		if rev.Status != 200 {
+			t.Fatalf("revoke: %d %s", rev.Status, rev.Body)
+		}
+		wantOAuthError(t, e.Do("POST", e.URL(st.EIAMHost, "/api/v2/tenant/sso/session-token/refresh"), auth, refreshBody(r.Str("session_token"), st.Device)), 400, "invalid_token")
+	})
+}
