@@ -350,6 +350,12 @@ func (b Bootstrap) validate() error {
 		if t.Edition != "" && t.Edition != "eiam" && t.Edition != "ciam" {
 			return fmt.Errorf("config: %s.edition must be eiam or ciam", where)
 		}
+		if len(t.Domains) == 0 {
+			// The first domain names the tenant's issuer; without one the
+			// tenant would share an issuer with another (contract §4). A
+			// tenant is also reachable on the common domains by X-tenant-id.
+			return fmt.Errorf("config: %s.domains: a tenant needs at least one domain of its own", where)
+		}
 		if t.DefaultLanguage != "" && t.DefaultLanguage != "en" && t.DefaultLanguage != "zh" {
 			return fmt.Errorf("config: %s.default_language must be en or zh", where)
 		}

@@ -180,3 +180,26 @@ func TestKeyRotationOverHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestISVTenantIssuer: a tenant reached on the common domain by
+// X-tenant-id signs with its own issuer and keys (its first domain), so a
+// relying party verifies its tokens against its own JWKS, not another
+// tenant's.
+func TestISVTenantIssuer(t *testing.T) {
+	withEnv(t, func(t *testing.T, e *st.Env) {
+		h := st.SDKHeaders("isv-portal")
+		h.Set("X-tenant-id", "isv")
+		r := e.Do("POST", e.URL(st.CommonHost, "/api/v2/sdk/login"), h, `{"user_name":"alice","password":"`+st.Password+`"}`)
+		if r.Status != 200 {
+			t.Fatalf("isv login: %d %s", r.Status, r.Body)
+		}
+		ctx := t.Context()
+		idt, err := verifier(e, ctx, "isv.test", "isv-portal", "RS256").Verify(ctx, r.Str("id_token"))
+		if err != nil || idt.Issuer != e.Issuer("isv.test") {
+			t.Fatalf("isv token against its own issuer: %v", err)
+		}
+		if _, err := verifier(e, ctx, st.EIAMHost, "isv-portal", "RS256").Verify(ctx, r.Str("id_token")); err == nil {
+			t.Fatal("an isv token verified with another tenant's issuer and keys")
+		}
+	})
+}

@@ -115,8 +115,8 @@ func (rs *Resolver) lookup(ctx context.Context, key string, load func() (store.T
 
 // Issuer returns the tenant's issuer: {scheme}://{first domain}[:{port}]
 // /api/v1/oauth2, with scheme and port from the public URL (issue "Sesame
-// core" §9, contract §4). A tenant reached only through a common domain
-// has the public URL's host.
+// core" §9, contract §4). Configuration gives every tenant a domain; the
+// public URL's host is only a fallback for a tenant stored without one.
 func (rs *Resolver) Issuer(t store.Tenant) string {
 	host := rs.publicHost
 	if len(t.Domains) > 0 {

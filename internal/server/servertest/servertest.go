@@ -104,7 +104,9 @@ func FixtureConfig() config.Bootstrap {
 	return config.Bootstrap{Tenants: []config.Tenant{
 		{ID: "acme", Name: "Acme", Edition: "eiam", Domains: []string{EIAMHost, "www." + EIAMHost}, DefaultLanguage: "en", Applications: apps("acme"), Users: users},
 		{ID: "shop", Name: "Shop", Edition: "ciam", Domains: []string{CIAMHost}, DefaultLanguage: "en", Applications: apps("shop"), Users: users},
-		{ID: "isv", Name: "ISV", Edition: "ciam", DefaultLanguage: "zh", Applications: apps("isv"), Users: users},
+		// Reached on the common domain by X-tenant-id; its own domain names
+		// its issuer.
+		{ID: "isv", Name: "ISV", Edition: "ciam", Domains: []string{"isv.test"}, DefaultLanguage: "zh", Applications: apps("isv"), Users: users},
 	}}
 }
 
