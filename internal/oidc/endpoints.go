@@ -278,12 +278,17 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		q = url.Values{}
 	}
 	lang := language(q.Get("ui_locales"), r, t)
-	if sess, _, ok, err := p.browserSession(r, t); err == nil && ok {
-		if err := p.Sessions.EndSession(r.Context(), t, sess.ID); err != nil {
-			p.Logger.ErrorContext(r.Context(), "ending a browser session failed", "err", err)
-			p.message(w, http.StatusServiceUnavailable, lang, "error", "busy")
-			return
-		}
+	// Saying "signed out" while the session lives on would be worse than
+	// an error: a storage failure, in the lookup or the deletion, is
+	// answered as busy and the cookie is kept.
+	sess, _, ok, err := p.browserSession(r, t)
+	if err == nil && ok {
+		err = p.Sessions.EndSession(r.Context(), t, sess.ID)
+	}
+	if err != nil {
+		p.Logger.ErrorContext(r.Context(), "ending a browser session failed", "err", err)
+		p.message(w, http.StatusServiceUnavailable, lang, "error", "busy")
+		return
 	}
 	p.clearSessionCookie(w)
 	target := q.Get("post_logout_redirect_uri")
