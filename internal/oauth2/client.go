@@ -1,6 +1,8 @@
 package oauth2
 
 import (
+	"github.com/sesame-idp/sesame/internal/secret"
+	"github.com/sesame-idp/sesame/internal/store"
 	"mime"
 	"net/http"
 	"net/url"
@@ -87,4 +89,24 @@ func ParseForm(r *http.Request) (url.Values, *Error) {
 		}
 	}
 	return r.PostForm, nil
+}
+
+// ClientRequest reads a token-side request (token, introspection,
+// revocation endpoints): its form, then the client's credentials, then
+// checks them against the tenant's applications. Every such endpoint
+// authenticates the same way, here.
+func ClientRequest(r *http.Request, st store.Store, h *secret.Hasher, tenantID string) (url.Values, store.Application, *Error) {
+	form, oerr := ParseForm(r)
+	if oerr != nil {
+		return nil, store.Application{}, oerr
+	}
+	cred, oerr := ParseClientCredentials(r, form)
+	if oerr != nil {
+		return nil, store.Application{}, oerr
+	}
+	app, oerr := AuthenticateClient(r.Context(), st, h, tenantID, cred)
+	if oerr != nil {
+		return nil, store.Application{}, oerr
+	}
+	return form, app, nil
 }

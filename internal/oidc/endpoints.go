@@ -146,22 +146,15 @@ func (p *Provider) clientForm(w http.ResponseWriter, r *http.Request) (store.Ten
 	if !ok {
 		return t, store.Application{}, nil, false
 	}
-	form, oerr := oauth2.ParseForm(r)
-	if oerr == nil {
-		var cred oauth2.ClientCredentials
-		if cred, oerr = oauth2.ParseClientCredentials(r, form); oerr == nil {
-			var app store.Application
-			if app, oerr = oauth2.AuthenticateClient(r.Context(), p.Store, p.Hasher, t.ID, cred); oerr == nil {
-				if form.Get("token") == "" || len(form.Get("token")) > 8192 {
-					oerr = oauth2.NewError(oauth2.ErrInvalidRequest, "token is required")
-				} else {
-					return t, app, form, true
-				}
-			}
-		}
+	form, app, oerr := oauth2.ClientRequest(r, p.Store, p.Hasher, t.ID)
+	if oerr == nil && (form.Get("token") == "" || len(form.Get("token")) > 8192) {
+		oerr = oauth2.NewError(oauth2.ErrInvalidRequest, "token is required")
 	}
-	p.fail(w, r, oerr)
-	return t, store.Application{}, nil, false
+	if oerr != nil {
+		p.fail(w, r, oerr)
+		return t, store.Application{}, nil, false
+	}
+	return t, app, form, true
 }
 
 // introspection is the RFC 7662 §2.2 answer.

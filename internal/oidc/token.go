@@ -30,17 +30,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	form, oerr := oauth2.ParseForm(r)
-	if oerr != nil {
-		oauth2.WriteError(w, oerr)
-		return
-	}
-	cred, oerr := oauth2.ParseClientCredentials(r, form)
-	if oerr != nil {
-		oauth2.WriteError(w, oerr)
-		return
-	}
-	app, oerr := oauth2.AuthenticateClient(r.Context(), p.Store, p.Hasher, t.ID, cred)
+	form, app, oerr := oauth2.ClientRequest(r, p.Store, p.Hasher, t.ID)
 	if oerr != nil {
 		p.fail(w, r, oerr)
 		return

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -486,6 +485,5 @@ func TestOperationsEndpoints(t *testing.T) {
 		if r.Header.Get("X-Request-Id") == "" {
 			t.Error("no X-Request-Id")
 		}
-		_ = fmt.Sprint()
 	})
 }

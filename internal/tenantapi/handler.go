@@ -52,17 +52,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, oauth2.Busy(err))
 		return
 	}
-	form, oerr := oauth2.ParseForm(r)
-	if oerr != nil {
-		oauth2.WriteError(w, oerr)
-		return
-	}
-	cred, oerr := oauth2.ParseClientCredentials(r, form)
-	if oerr != nil {
-		oauth2.WriteError(w, oerr)
-		return
-	}
-	app, oerr := oauth2.AuthenticateClient(r.Context(), h.Store, h.Hasher, t.ID, cred)
+	form, app, oerr := oauth2.ClientRequest(r, h.Store, h.Hasher, t.ID)
 	if oerr != nil {
 		h.fail(w, r, oerr)
 		return
