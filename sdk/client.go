@@ -95,28 +95,36 @@ func (r *LoginResult) PasswordPolicy() (PasswordPolicy, error) {
 type IDTokenResult struct {
 	// IDToken is a fresh id_token for the Client's application.
 	IDToken string
-	// Expire is the number of seconds the session token stays valid.
+	// Expire is the number of seconds the session token stays valid; 0
+	// in the signed form (WithSignedSession), whose answer does not say.
 	Expire int
 	// SessionToken is the session token to use from now on; it is
 	// already in the TokenStore.
 	SessionToken string
 	// Rotated reports whether SessionToken replaced the token that was
-	// presented (the application has session auto-refresh on).
+	// presented (the application has session auto-refresh on). Always
+	// false in the signed form, which never rotates.
 	Rotated bool
 }
 
 // Client calls the SDK API (/api/v2/sdk/...) of one tenant for one
 // application, on behalf of the user of one device: login, exchange of
 // the session token for id_tokens, logout. It keeps the session token in
-// its TokenStore. A Client is safe for concurrent use.
+// its TokenStore. With WithSignedSession it uses the signed form of the
+// exchange and the logout. A Client is safe for concurrent use.
 type Client struct {
 	t        *transport
 	clientID string
 	device   Device
 	store    TokenStore
+	now      func() time.Time
 	// session serializes the updates of the stored session token (a
 	// one-slot semaphore, so that waiting for it honours contexts).
 	session chan struct{}
+	// signed selects the signed form (WithSignedSession); sig is its
+	// state.
+	signed bool
+	sig    signer
 }
 
 // New returns a Client for the application clientID of the tenant at
@@ -138,7 +146,9 @@ func New(baseURL, clientID string, opts ...Option) (*Client, error) {
 	if st == nil {
 		st = &MemoryTokenStore{}
 	}
-	return &Client{t: t, clientID: clientID, device: s.device, store: st, session: make(chan struct{}, 1)}, nil
+	c := &Client{t: t, clientID: clientID, device: s.device, store: st, now: s.now, session: make(chan struct{}, 1), signed: s.signed}
+	c.sig.nonce = newNonce
+	return c, nil
 }
 
 func (c *Client) lock(ctx context.Context) error {
@@ -292,7 +302,18 @@ type exchangeWire struct {
 // With no stored token it returns ErrNotLoggedIn; with a token the server
 // refuses, an error matching ErrSessionInvalid (the store is left as it
 // is: call Logout or Login).
+//
+// With WithSignedSession the signed form is used instead (POST
+// /api/v2/sdk/session-token/refresh-id-token with X-signature): the
+// session token is not rotated, so the result has the stored token,
+// Rotated false and Expire 0, and exchanges are not serialized. Besides
+// the errors above, a signature the server cannot decrypt gives an error
+// matching ErrSignatureInvalid, and a refused timestamp or nonce one
+// matching ErrSignatureRejected.
 func (c *Client) ExchangeSessionToken(ctx context.Context) (*IDTokenResult, error) {
+	if c.signed {
+		return c.exchangeSigned(ctx)
+	}
 	if err := c.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -335,6 +356,9 @@ func (c *Client) ExchangeSessionToken(ctx context.Context) (*IDTokenResult, erro
 // cannot be reached, since the user asked to be logged out; that error is
 // returned. A session the server no longer knows (already ended, expired)
 // is not an error. Logout with an empty store does nothing.
+//
+// With WithSignedSession it uses the signed form, GET /api/v2/sdk/logout
+// with X-signature, and behaves the same otherwise.
 func (c *Client) Logout(ctx context.Context) error {
 	if err := c.lock(ctx); err != nil {
 		return err
@@ -347,12 +371,16 @@ func (c *Client) Logout(ctx context.Context) error {
 	if tok == "" {
 		return nil
 	}
-	err = c.t.do(ctx, request{
-		method: "POST", path: "/api/v2/sdk/logout",
-		header: withSession(c.headers(), tok), subject: subjectSession,
-		// A repeated logout finds no session, which is success here.
-		idempotent: true,
-	}, nil)
+	if c.signed {
+		err = c.signedCall(ctx, "GET", pathSignedLogout, tok, nil)
+	} else {
+		err = c.t.do(ctx, request{
+			method: "POST", path: "/api/v2/sdk/logout",
+			header: withSession(c.headers(), tok), subject: subjectSession,
+			// A repeated logout finds no session, which is success here.
+			idempotent: true,
+		}, nil)
+	}
 	if errors.Is(err, ErrSessionInvalid) {
 		err = nil
 	}
@@ -368,7 +396,7 @@ func (c *Client) ServerDate(ctx context.Context) (time.Time, error) {
 	var w struct {
 		Timestamp json.RawMessage `json:"timestamp"`
 	}
-	if err := c.t.do(ctx, request{method: "GET", path: "/api/v2/sdk/server-date", header: c.headers(), idempotent: true}, &w); err != nil {
+	if err := c.t.do(ctx, request{method: "GET", path: pathServerDate, header: c.headers(), idempotent: true}, &w); err != nil {
 		return time.Time{}, err
 	}
 	ms, err := strconv.ParseInt(unquote(w.Timestamp), 10, 64)

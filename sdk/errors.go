@@ -59,6 +59,20 @@ var (
 	// token (OAuth invalid_token). A TenantClient fetches a new token and
 	// retries once by itself before returning it.
 	ErrInvalidToken = errors.New("sesame: invalid access token")
+	// ErrSignatureInvalid: the server could not decrypt an X-signature of
+	// the signed form (WithSignedSession): it was not encrypted to the
+	// application's current key, or is corrupt (SDK.COMMON.1004,
+	// IDAAS.SDK.PARAM.0006). The Client forgets the key it cached and
+	// fetches it again on its next signed call.
+	ErrSignatureInvalid = errors.New("sesame: signature invalid")
+	// ErrSignatureRejected: the server decrypted an X-signature but
+	// refused its timestamp (too far from the server's clock) or its
+	// nonce (already used) (SDK.COMMON.1006 naming timestamp or nonce,
+	// IDAAS.SDK.PARAM.0005, answering a signed call). A Client has already
+	// read the server's clock again and repeated the call once before
+	// returning a refused timestamp. The session itself may be fine: it
+	// does not match ErrSessionInvalid.
+	ErrSignatureRejected = errors.New("sesame: signature timestamp or nonce rejected")
 
 	// ErrNotLoggedIn is returned by Client.ExchangeSessionToken when the
 	// TokenStore holds no session token. It comes from the client, not
@@ -101,6 +115,9 @@ const (
 	subjectSession = "session_token"
 	subjectState   = "state_token"
 	subjectTicket  = "sso_ticket"
+	// subjectSigned: a signed call, whose "invalid parameter" answers
+	// name the session token, the timestamp or the nonce.
+	subjectSigned = "signature"
 )
 
 func (e *Error) Error() string {
@@ -117,8 +134,9 @@ func (e *Error) Is(target error) bool {
 	case ErrSessionInvalid:
 		switch e.Code {
 		case "SDK.COMMON.1006":
-			// EIAM uses 1006 for any invalid token parameter.
-			return e.subject == "" || e.subject == subjectSession
+			// EIAM uses 1006 for any invalid token parameter; in a signed
+			// call also for the timestamp and the nonce.
+			return e.subject == "" || e.subject == subjectSession || (e.subject == subjectSigned && e.signedParam() == "")
 		case "SDK.COMMON.1005", "IDAAS.SDK.PARAM.0023":
 			return true
 		}
@@ -145,6 +163,19 @@ func (e *Error) Is(target error) bool {
 		}
 	case ErrInvalidToken:
 		return e.Code == "invalid_token"
+	case ErrSignatureInvalid:
+		return e.Code == "SDK.COMMON.1004" || e.Code == "IDAAS.SDK.PARAM.0006"
+	case ErrSignatureRejected:
+		if e.subject != subjectSigned {
+			return false
+		}
+		switch e.Code {
+		case "SDK.COMMON.1006":
+			return e.signedParam() != ""
+		case "IDAAS.SDK.PARAM.0005":
+			// CIAM answers an invalid session with PARAM.0023.
+			return true
+		}
 	}
 	return false
 }

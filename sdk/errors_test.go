@@ -12,7 +12,8 @@ import (
 // OAuth codes to the sentinels.
 func TestErrorIs(t *testing.T) {
 	all := []error{sdk.ErrSessionInvalid, sdk.ErrSessionExpired, sdk.ErrBadCredentials, sdk.ErrAccountLocked, sdk.ErrAccountDisabled,
-		sdk.ErrPasswordPolicy, sdk.ErrStateTokenInvalid, sdk.ErrSSOTicketInvalid, sdk.ErrUnknownClient, sdk.ErrSystemBusy, sdk.ErrInvalidToken}
+		sdk.ErrPasswordPolicy, sdk.ErrStateTokenInvalid, sdk.ErrSSOTicketInvalid, sdk.ErrUnknownClient, sdk.ErrSystemBusy, sdk.ErrInvalidToken,
+		sdk.ErrSignatureInvalid, sdk.ErrSignatureRejected}
 	for code, want := range map[string][]error{
 		"SDK.COMMON.1006":         {sdk.ErrSessionInvalid},
 		"SDK.COMMON.1005":         {sdk.ErrSessionInvalid, sdk.ErrSessionExpired},
@@ -33,6 +34,8 @@ func TestErrorIs(t *testing.T) {
 		"IDAAS.TENANT.COM.0002":   {sdk.ErrSystemBusy},
 		"temporarily_unavailable": {sdk.ErrSystemBusy},
 		"invalid_token":           {sdk.ErrInvalidToken},
+		"SDK.COMMON.1004":         {sdk.ErrSignatureInvalid},
+		"IDAAS.SDK.PARAM.0006":    {sdk.ErrSignatureInvalid},
 		"SDK.COMMON.1001":         nil,
 		"IDAAS.SDK.PARAM.0005":    nil, // a state token or ticket; which one, the call tells
 		"invalid_request":         nil,

@@ -49,6 +49,7 @@ type settings struct {
 	leeway       time.Duration
 	jwksTTL      time.Duration
 	jwksInterval time.Duration
+	signed       bool
 }
 
 func newSettings(opts []Option) settings {
@@ -149,10 +150,11 @@ func WithRetry(maxAttempts int, baseDelay time.Duration) Option {
 	}
 }
 
-// WithClock sets the clock (TenantClient and Verifier): the TenantClient
-// uses it to decide when its cached access token must be renewed, the
-// Verifier to check exp and nbf and to age its key cache. The default is
-// time.Now.
+// WithClock sets the clock (all three): the TenantClient uses it to
+// decide when its cached access token must be renewed, the Verifier to
+// check exp and nbf and to age its key cache, and a Client with
+// WithSignedSession to time its signatures (corrected by its offset from
+// the server's clock). The default is time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(s *settings) { s.now = now }
 }

@@ -64,6 +64,9 @@ type request struct {
 	idempotent bool
 	// subject is the token the call is about (see Error.subject).
 	subject string
+	// sign, when set, adds headers that must differ on every attempt
+	// (a signature with a fresh nonce); it is called before each one.
+	sign func(http.Header) error
 }
 
 func jsonRequest(method, path string, v any) request {
@@ -97,6 +100,11 @@ func (t *transport) once(ctx context.Context, req request, out any) (retry bool,
 	}
 	for k, v := range req.header {
 		hr.Header[k] = v
+	}
+	if req.sign != nil {
+		if err := req.sign(hr.Header); err != nil {
+			return false, err
+		}
 	}
 	if req.contentType != "" {
 		hr.Header.Set("Content-Type", req.contentType)

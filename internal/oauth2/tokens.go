@@ -18,8 +18,13 @@ import (
 
 // Hash purposes of the values this package stores.
 const (
-	PurposeAccessToken  = "access_token"
-	PurposeClientSecret = "client_secret"
+	PurposeAccessToken = "access_token"
+	// PurposeAccessTokenJTI keys the stored form of a JWT access token's
+	// jti. It differs from PurposeAccessToken so that a jti, which is not
+	// secret (resource servers log it), can never be presented as an
+	// opaque token that matches the JWT's row.
+	PurposeAccessTokenJTI = "access_token_jti"
+	PurposeClientSecret   = "client_secret"
 )
 
 // Access token formats (an application setting).
@@ -84,7 +89,7 @@ func (a *AccessTokens) Issue(ctx context.Context, t store.Tenant, app store.Appl
 		if tok, err = signer.SignAccessToken(payload); err != nil {
 			return "", err
 		}
-		at.TokenHash = a.Hasher.Hash(PurposeAccessToken, "jti:"+c.ID)
+		at.TokenHash = a.Hasher.Hash(PurposeAccessTokenJTI, c.ID)
 	} else {
 		tok = secret.NewToken()
 		at.TokenHash = a.Hasher.Hash(PurposeAccessToken, tok)
@@ -113,7 +118,7 @@ func (a *AccessTokens) StorageHash(ctx context.Context, t store.Tenant, tok stri
 	if err != nil {
 		return nil, false, err
 	}
-	return a.Hasher.Hash(PurposeAccessToken, "jti:"+jti), true, nil
+	return a.Hasher.Hash(PurposeAccessTokenJTI, jti), true, nil
 }
 
 // Authenticate returns the unexpired, unrevoked access token tok of the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sesame-idp/sesame/internal/oauth2"
 	"github.com/sesame-idp/sesame/internal/secret"
@@ -163,9 +164,9 @@ func (p *Provider) validateAuthorize(t store.Tenant, app store.Application, v ur
 	// Lengths are checked before the response mode's error is returned, so
 	// that no error echoes an oversized state.
 	for _, s := range []string{req.State, req.Nonce, req.LoginHint, req.UILocales} {
-		if len(s) > maxParam {
-			req.State = "" // never echo an oversized value
-			return req, &authError{oauth2.ErrInvalidRequest, "A parameter is too long"}
+		if len(s) > maxParam || !plainText(s) {
+			req.State = "" // never echo an oversized or binary value
+			return req, &authError{oauth2.ErrInvalidRequest, "A parameter is too long or not text"}
 		}
 	}
 	if modeErr != nil {
@@ -234,6 +235,20 @@ func (p *Provider) validateAuthorize(t store.Tenant, app store.Application, v ur
 		req.MaxAge = n
 	}
 	return req, nil
+}
+
+// plainText reports whether s is valid UTF-8 without control characters:
+// these values are stored (nonce), echoed (state) or shown (login_hint).
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

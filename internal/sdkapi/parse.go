@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sesame-idp/sesame/internal/sdkerror"
+	"github.com/sesame-idp/sesame/internal/session"
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
@@ -60,6 +61,10 @@ func ParseCommon(h http.Header) (Common, *sdkerror.Error) {
 		}
 		if v == "" {
 			return c, sdkerror.New(sdkerror.DeviceIncomplete)
+		}
+		if f.name == "X-device-fingerprint" && v == session.BrowserFingerprint {
+			// Reserved for hosted-login sessions (see BrowserSession).
+			return c, sdkerror.New(sdkerror.ParamMalformed, f.name)
 		}
 		*f.dst = v
 	}

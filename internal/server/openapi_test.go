@@ -3,10 +3,15 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -337,6 +342,8 @@ type call struct {
 type oapi struct {
 	t *testing.T
 	e *st.Env
+
+	nonces int // of signed calls, see nonce
 }
 
 func (x *oapi) do(c call) st.Response {
@@ -521,6 +528,50 @@ func (x *oapi) breakTable(table string) (restore func()) {
 	}
 }
 
+// publicKey fetches an application's key for X-signature through the
+// documented GET /api/v2/sdk/public-key (its first call creates the pair).
+func (x *oapi) publicKey(host, client string, kv ...string) *rsa.PublicKey {
+	x.t.Helper()
+	r := x.do(call{"GET", host, "/api/v2/sdk/public-key", sdkHeaders(client, kv...), "", false})
+	block, rest := pem.Decode([]byte(r.Str("public_key")))
+	if r.Status != 200 || block == nil || block.Type != "PUBLIC KEY" || len(rest) != 0 {
+		x.t.Fatalf("public key of %s: %d %s", client, r.Status, r.Body)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	pub, ok := k.(*rsa.PublicKey)
+	if err != nil || !ok || pub.N.BitLen() != 2048 {
+		x.t.Fatalf("public key of %s: %T %v, want RSA-2048", client, k, err)
+	}
+	return pub
+}
+
+// nonce returns a nonce no signed call of the test has used.
+func (x *oapi) nonce() string {
+	x.nonces++
+	return "nonce-" + strconv.Itoa(x.nonces)
+}
+
+// signedText is the plaintext of an X-signature.
+func signedText(token string, at time.Time, nonce string) string {
+	return "session_token=" + token + "&timestamp=" + strconv.FormatInt(at.UnixMilli(), 10) + "&nonce=" + nonce
+}
+
+// seal makes an X-signature as the document describes it: base64 of the
+// RSA-OAEP-SHA256 encryption of plaintext to pub, with MGF1-SHA256 or, as
+// Java's RSA/ECB/OAEPWithSHA-256AndMGF1Padding does by default, MGF1-SHA1.
+func (x *oapi) seal(pub *rsa.PublicKey, plaintext string, javaMGF bool) string {
+	x.t.Helper()
+	opts := &rsa.OAEPOptions{Hash: crypto.SHA256, MGFHash: crypto.SHA256}
+	if javaMGF {
+		opts.MGFHash = crypto.SHA1
+	}
+	ct, err := rsa.EncryptOAEPWithOptions(rand.Reader, pub, []byte(plaintext), opts)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(ct)
+}
+
 // ---------------------------------------------------------------- tests
 
 // TestOpenAPIDocument checks the document without a server: it is valid
@@ -579,21 +630,10 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 	for code := range catalogue {
-		_, later := notDocumentedYet[code]
-		switch {
-		case !listed[code] && !later:
+		if !listed[code] {
 			t.Errorf("catalogue code %s is listed by no operation", code)
-		case listed[code] && later:
-			t.Errorf("%s is documented now: remove it from notDocumentedYet", code)
 		}
 	}
-}
-
-// notDocumentedYet lists catalogue codes of endpoints outside this
-// document's scope so far, with the reason.
-var notDocumentedYet = map[string]string{
-	"SDK.COMMON.1004":      "signed SDK calls (X-signature: GET /api/v2/sdk/public-key, POST /api/v2/sdk/session-token/refresh-id-token, GET /api/v2/sdk/logout), work in progress when the document was written",
-	"IDAAS.SDK.PARAM.0006": "the CIAM code of the same",
 }
 
 // TestOpenAPI drives a real server through every documented operation and
@@ -622,6 +662,7 @@ func TestOpenAPI(t *testing.T) {
 		x.sdkLogin()
 		x.sdkState()
 		x.sdkSession()
+		x.sdkSigned()
 		x.tenantAPI()
 		x.oauth()
 		x.expiry()  // the clock moves 1 h
@@ -634,16 +675,37 @@ func TestOpenAPI(t *testing.T) {
 	})
 }
 
-// sdkOps are the SDK operations, each with a body that is well-formed but
-// fails harmlessly once the common header checks pass.
-var sdkOps = []struct{ id, method, path, body string }{
-	{"sdkLogin", "POST", "/api/v2/sdk/login", `{"user_name":"nobody","password":"wrong-password"}`},
-	{"sdkLoginUnified", "POST", "/api/v2/sdk/login/auth", `{"user_name":"nobody","password":"wrong-password"}`},
-	{"sdkLoginSkip", "POST", "/api/v2/sdk/login/state/skip", `{"state_token":"nope"}`},
-	{"sdkLoginChangePassword", "POST", "/api/v2/sdk/login/state/change-password", `{"state_token":"nope","new_password":"Brand-New-Secret-1"}`},
-	{"sdkExchangeIdToken", "POST", "/api/v2/sdk/sso/session-token/id-token", ""},
-	{"sdkLogout", "POST", "/api/v2/sdk/logout", ""},
-	{"sdkServerDate", "GET", "/api/v2/sdk/server-date", ""},
+// sdkOp is an SDK operation with a body that is well-formed but fails
+// harmlessly once the common header checks pass.
+type sdkOp struct {
+	id, method, path, body string
+	// signed: the operation requires X-signature; the requests of
+	// sdkCommon and storeDown carry a placeholder, as they fail before it
+	// is read.
+	signed bool
+}
+
+var sdkOps = []sdkOp{
+	{"sdkLogin", "POST", "/api/v2/sdk/login", `{"user_name":"nobody","password":"wrong-password"}`, false},
+	{"sdkLoginUnified", "POST", "/api/v2/sdk/login/auth", `{"user_name":"nobody","password":"wrong-password"}`, false},
+	{"sdkLoginSkip", "POST", "/api/v2/sdk/login/state/skip", `{"state_token":"nope"}`, false},
+	{"sdkLoginChangePassword", "POST", "/api/v2/sdk/login/state/change-password", `{"state_token":"nope","new_password":"Brand-New-Secret-1"}`, false},
+	{"sdkExchangeIdToken", "POST", "/api/v2/sdk/sso/session-token/id-token", "", false},
+	{"sdkLogout", "POST", "/api/v2/sdk/logout", "", false},
+	{"sdkServerDate", "GET", "/api/v2/sdk/server-date", "", false},
+	{"sdkPublicKey", "GET", "/api/v2/sdk/public-key", "", false},
+	{"sdkSignedIdToken", "POST", "/api/v2/sdk/session-token/refresh-id-token", "", true},
+	{"sdkSignedLogout", "GET", "/api/v2/sdk/logout", "", true},
+}
+
+// headers returns sdkHeaders(client, kv...) with a placeholder
+// X-signature on the signed operations.
+func (op sdkOp) headers(client string, kv ...string) http.Header {
+	h := sdkHeaders(client, kv...)
+	if op.signed {
+		h.Set("X-signature", base64.StdEncoding.EncodeToString([]byte("placeholder")))
+	}
+	return h
 }
 
 // sdkCommon: the header checks every SDK endpoint shares, in both
@@ -657,12 +719,12 @@ func (x *oapi) sdkCommon() {
 				x.t.Helper()
 				x.want(ed.name+" "+op.id+" "+what, x.do(call{op.method, ed.host, op.path, h, op.body, breaks}), status, code)
 			}
-			send("missing X-client-id", sdkHeaders(client, "X-client-id", ""), true, 400, ed.code("SDK.COMMON.1001", "IDAAS.SDK.PARAM.0002"))
-			send("missing X-agent", sdkHeaders(client, "X-agent", ""), true, 400, ed.code("SDK.COMMON.1003", "IDAAS.SDK.PARAM.0001"))
-			send("missing X-device-fingerprint", sdkHeaders(client, "X-device-fingerprint", ""), true, 400, ed.code("SDK.COMMON.1003", "IDAAS.SDK.PARAM.0001"))
-			send("oversized X-agent", sdkHeaders(client, "X-agent", long), true, 400, ed.code("SDK.COMMON.1002", "IDAAS.SDK.PARAM.0004"))
-			send("X-device-ip not an IP", sdkHeaders(client, "X-device-ip", "not-an-ip"), false, 400, ed.code("SDK.COMMON.1002", "IDAAS.SDK.PARAM.0004"))
-			send("unknown client", sdkHeaders("nope", "X-L", "zh"), false, 400, ed.code("SDK.COMMON.1012", "IDAAS.SDK.PARAM.0003"))
+			send("missing X-client-id", op.headers(client, "X-client-id", ""), true, 400, ed.code("SDK.COMMON.1001", "IDAAS.SDK.PARAM.0002"))
+			send("missing X-agent", op.headers(client, "X-agent", ""), true, 400, ed.code("SDK.COMMON.1003", "IDAAS.SDK.PARAM.0001"))
+			send("missing X-device-fingerprint", op.headers(client, "X-device-fingerprint", ""), true, 400, ed.code("SDK.COMMON.1003", "IDAAS.SDK.PARAM.0001"))
+			send("oversized X-agent", op.headers(client, "X-agent", long), true, 400, ed.code("SDK.COMMON.1002", "IDAAS.SDK.PARAM.0004"))
+			send("X-device-ip not an IP", op.headers(client, "X-device-ip", "not-an-ip"), false, 400, ed.code("SDK.COMMON.1002", "IDAAS.SDK.PARAM.0004"))
+			send("unknown client", op.headers("nope", "X-L", "zh"), false, 400, ed.code("SDK.COMMON.1012", "IDAAS.SDK.PARAM.0003"))
 		}
 		r := x.do(call{"GET", ed.host, "/api/v2/sdk/server-date", sdkHeaders(client), "", false})
 		if _, err := strconv.ParseInt(r.Str("timestamp"), 10, 64); r.Status != 200 || err != nil {
@@ -797,6 +859,93 @@ func (x *oapi) sdkSession() {
 		}
 		x.want(ed.name+" exchange after logout", x.do(call{"POST", ed.host, exchange, sdkHeaders(client, header, tok), "", false}), 400, ed.code("SDK.COMMON.1006", "IDAAS.SDK.PARAM.0023"))
 	}
+}
+
+// sdkSigned: the signed calls (X-signature): the application's public
+// key, the signed exchange and logout, and every way a signature fails.
+func (x *oapi) sdkSigned() {
+	const idToken, logout = "/api/v2/sdk/session-token/refresh-id-token", "/api/v2/sdk/logout"
+	signedOps := []struct{ method, path string }{{"POST", idToken}, {"GET", logout}}
+	window := x.e.Config.SDK.SignatureWindow
+	for _, ed := range editions {
+		client := ed.client("portal")
+		pub := x.publicKey(ed.host, client)
+		if again := x.publicKey(ed.host, client); !again.Equal(pub) {
+			x.t.Errorf("%s: an application's public key changed between two calls", ed.name)
+		}
+		other := x.publicKey(ed.host, ed.client("rotating"))
+		if other.Equal(pub) {
+			x.t.Errorf("%s: two applications share a key", ed.name)
+		}
+		tok := x.login(ed, client, "alice", st.Password)
+		now := x.e.Clock.Now()
+		sig := func(plaintext string, kv ...string) http.Header {
+			return sdkHeaders(client, append(kv, "X-signature", x.seal(pub, plaintext, false))...)
+		}
+		fresh := func(token string) string { return signedText(token, now, x.nonce()) }
+		undecryptable := ed.code("SDK.COMMON.1004", "IDAAS.SDK.PARAM.0006")
+		malformed := ed.code("SDK.COMMON.1002", "IDAAS.SDK.PARAM.0004")
+		invalid := ed.code("SDK.COMMON.1006", "IDAAS.SDK.PARAM.0005")
+		badSession := ed.code("SDK.COMMON.1006", "IDAAS.SDK.PARAM.0023")
+		for _, op := range signedOps {
+			send := func(what string, h http.Header, breaks bool, status int, code string) {
+				x.t.Helper()
+				x.want(ed.name+" "+op.method+" "+op.path+" "+what, x.do(call{op.method, ed.host, op.path, h, "", breaks}), status, code)
+			}
+			missing := ed.code("SDK.COMMON.1001", "IDAAS.SDK.PARAM.0001")
+			send("missing X-signature", sdkHeaders(client), true, 400, missing)
+			send("blank X-signature", sdkHeaders(client, "X-signature", "  "), false, 400, missing)
+			send("oversized X-signature", sdkHeaders(client, "X-signature", strings.Repeat("A", 4100)), true, 400, malformed)
+			twice := sdkHeaders(client)
+			twice.Add("X-signature", x.seal(pub, fresh(tok), false))
+			twice.Add("X-signature", x.seal(pub, fresh(tok), false))
+			send("two different X-signatures", twice, false, 400, malformed)
+			send("X-signature not base64", sdkHeaders(client, "X-signature", "%%%not base64%%%"), false, 400, undecryptable)
+			send("plaintext not encrypted", sdkHeaders(client, "X-signature", base64.StdEncoding.EncodeToString([]byte(fresh(tok)))), false, 400, undecryptable)
+			send("encrypted to another application's key", sdkHeaders(client, "X-signature", x.seal(other, fresh(tok), false)), false, 400, undecryptable)
+			send("an application without a key", sdkHeaders(ed.client("es256"), "X-signature", x.seal(pub, fresh(tok), false)), false, 400, undecryptable)
+			send("no nonce", sig("session_token="+tok+"&timestamp="+strconv.FormatInt(now.UnixMilli(), 10)), false, 400, undecryptable)
+			send("no session token", sig("timestamp="+strconv.FormatInt(now.UnixMilli(), 10)+"&nonce="+x.nonce()), false, 400, undecryptable)
+			send("timestamp not a number", sig("session_token="+tok+"&timestamp=yesterday&nonce="+x.nonce()), false, 400, malformed)
+			send("stale timestamp", sig(signedText(tok, now.Add(-window-time.Second), x.nonce())), false, 400, invalid)
+			send("future timestamp", sig(signedText(tok, now.Add(window+time.Second), x.nonce())), false, 400, invalid)
+			once := sig(fresh("nope"))
+			send("unknown session", once, false, 400, badSession)
+			send("replayed nonce", once, false, 400, invalid)
+			send("another device", sig(fresh(tok), "X-device-fingerprint", "other-device"), false, 400, badSession)
+		}
+
+		// The signed exchange answers an id_token only (the document's
+		// schema has no other member), with either MGF1 hash.
+		for _, java := range []bool{false, true} {
+			r := x.do(call{"POST", ed.host, idToken, sdkHeaders(client, "X-signature", x.seal(pub, fresh(tok), java)), "", false})
+			if r.Status != 200 || strings.Count(r.Str("id_token"), ".") != 2 {
+				x.t.Errorf("%s signed exchange (MGF1-SHA1: %v): %d %s", ed.name, java, r.Status, r.Body)
+			}
+		}
+
+		// The signed logout: an empty 200, after which the session is gone
+		// for both signed calls.
+		r := x.do(call{"GET", ed.host, logout, sdkHeaders(client, "X-signature", x.seal(pub, fresh(tok), true)), "", false})
+		if r.Status != 200 || len(r.Body) != 0 {
+			x.t.Errorf("%s signed logout: %d %q", ed.name, r.Status, r.Body)
+		}
+		for _, op := range signedOps {
+			x.want(ed.name+" "+op.method+" "+op.path+" after the signed logout", x.do(call{op.method, ed.host, op.path, sig(fresh(tok)), "", false}), 400, badSession)
+		}
+	}
+
+	// ISV mode: the application's key and the signed exchange on the
+	// common domain, with X-tenant-id.
+	isv := sdkHeaders("isv-portal", "X-tenant-id", "isv")
+	x.want("common domain public key without X-tenant-id", x.do(call{"GET", st.CommonHost, "/api/v2/sdk/public-key", sdkHeaders("isv-portal"), "", false}), 400, "SDK.COMMON.1001")
+	pub := x.publicKey(st.CommonHost, "isv-portal", "X-tenant-id", "isv")
+	r := x.do(call{"POST", st.CommonHost, "/api/v2/sdk/login", isv, jsonBody("user_name", "alice", "password", st.Password), false})
+	if r.Status != 200 || r.Str("session_token") == "" {
+		x.t.Fatalf("ISV login: %d %s", r.Status, r.Body)
+	}
+	h := sdkHeaders("isv-portal", "X-tenant-id", "isv", "X-signature", x.seal(pub, signedText(r.Str("session_token"), x.e.Clock.Now(), x.nonce()), false))
+	x.want("ISV signed exchange", x.do(call{"POST", st.CommonHost, idToken, h, "", false}), 200, "")
 }
 
 // tenantAPI: the application token and the session endpoints.
@@ -1022,14 +1171,22 @@ func (x *oapi) oauth() {
 // expiry: sessions that expired (an application with a one-hour session).
 func (x *oapi) expiry() {
 	toks := map[string]string{}
+	pubs := map[string]*rsa.PublicKey{}
 	for _, ed := range editions {
 		toks[ed.name] = x.login(ed, ed.client("unbound"), "alice", st.Password)
+		pubs[ed.name] = x.publicKey(ed.host, ed.client("unbound"))
 	}
 	x.e.Clock.Advance(time.Hour + time.Second)
 	for _, ed := range editions {
 		tok := toks[ed.name]
 		header := ed.code("X-session-token", "session-token")
 		expired := ed.code("SDK.COMMON.1005", "IDAAS.SDK.PARAM.0023")
+		// The signed forms: the exchange refuses, the logout accepts.
+		signed := func() http.Header {
+			return sdkHeaders(ed.client("unbound"), "X-signature", x.seal(pubs[ed.name], signedText(tok, x.e.Clock.Now(), x.nonce()), false))
+		}
+		x.want(ed.name+" signed exchange of an expired session", x.do(call{"POST", ed.host, "/api/v2/sdk/session-token/refresh-id-token", signed(), "", false}), 400, expired)
+		x.want(ed.name+" signed logout of an expired session", x.do(call{"GET", ed.host, "/api/v2/sdk/logout", signed(), "", false}), 200, "")
 		x.want(ed.name+" exchange of an expired session", x.do(call{"POST", ed.host, "/api/v2/sdk/sso/session-token/id-token", sdkHeaders(ed.client("unbound"), header, tok), "", false}), 400, expired)
 		auth := hdr("Authorization", "Bearer "+x.tenantToken(ed), "Content-Type", jsonCT)
 		for _, path := range []string{"/api/v2/tenant/sso/session-token/refresh", "/api/v2/tenant/sso/session-token/sso-ticket"} {
@@ -1046,6 +1203,7 @@ func (x *oapi) faults() {
 	type prepared struct {
 		auth        http.Header
 		tok, ticket string
+		pub         *rsa.PublicKey
 	}
 	ready := map[string]prepared{}
 	for _, ed := range editions {
@@ -1055,7 +1213,7 @@ func (x *oapi) faults() {
 		if r.Status != 200 {
 			x.t.Fatalf("sso ticket: %d %s", r.Status, r.Body)
 		}
-		ready[ed.name] = prepared{auth, tok, r.Str("sso_ticket")}
+		ready[ed.name] = prepared{auth, tok, r.Str("sso_ticket"), x.publicKey(ed.host, ed.client("portal"))}
 	}
 	busy := func(ed edition) (int, string) {
 		if ed.ciam() {
@@ -1079,10 +1237,34 @@ func (x *oapi) faults() {
 		x.want(ed.name+" verify with the tickets table gone", x.do(call{"POST", ed.host, "/api/v2/tenant/sso/sso-ticket/verify", p.auth, ticketBody(p.ticket), false}), status, code)
 	}
 	restore()
+	// Signed calls: nonces cannot be recorded; keys cannot be read or
+	// created (es256 has none yet: sdkSigned only tried it).
+	signed := func(ed edition, client string) http.Header {
+		return sdkHeaders(client, "X-signature", x.seal(ready[ed.name].pub, signedText(ready[ed.name].tok, x.e.Clock.Now(), x.nonce()), false))
+	}
+	restore = x.breakTable("signature_nonces")
+	for _, ed := range editions {
+		status, code := busy(ed)
+		client := ed.client("portal")
+		x.want(ed.name+" signed exchange with the nonces table gone", x.do(call{"POST", ed.host, "/api/v2/sdk/session-token/refresh-id-token", signed(ed, client), "", false}), status, code)
+		x.want(ed.name+" signed logout with the nonces table gone", x.do(call{"GET", ed.host, "/api/v2/sdk/logout", signed(ed, client), "", false}), status, code)
+	}
+	restore()
+	restore = x.breakTable("app_keys")
+	for _, ed := range editions {
+		status, code := busy(ed)
+		client := ed.client("es256")
+		x.want(ed.name+" public key with the keys table gone", x.do(call{"GET", ed.host, "/api/v2/sdk/public-key", sdkHeaders(client), "", false}), status, code)
+		x.want(ed.name+" signed exchange with the keys table gone", x.do(call{"POST", ed.host, "/api/v2/sdk/session-token/refresh-id-token", signed(ed, client), "", false}), status, code)
+		x.want(ed.name+" signed logout with the keys table gone", x.do(call{"GET", ed.host, "/api/v2/sdk/logout", signed(ed, client), "", false}), status, code)
+	}
+	restore()
 	// And the service is back.
 	for _, ed := range editions {
 		p := ready[ed.name]
 		x.want(ed.name+" verify after repair", x.do(call{"POST", ed.host, "/api/v2/tenant/sso/sso-ticket/verify", p.auth, ticketBody(p.ticket), false}), 200, "")
+		x.want(ed.name+" signed exchange after repair", x.do(call{"POST", ed.host, "/api/v2/sdk/session-token/refresh-id-token", signed(ed, ed.client("portal")), "", false}), 200, "")
+		x.publicKey(ed.host, ed.client("es256"))
 	}
 }
 
@@ -1135,7 +1317,7 @@ func (x *oapi) storeDown() {
 			status, code = 400, "IDAAS.SDK.COM.0002"
 		}
 		for _, op := range sdkOps {
-			h := sdkHeaders(ed.client("portal"), ed.code("X-session-token", "session-token"), "some-token")
+			h := op.headers(ed.client("portal"), ed.code("X-session-token", "session-token"), "some-token")
 			x.want(ed.name+" "+op.id+" with the store down", x.do(call{op.method, ed.host, op.path, h, op.body, false}), status, code)
 		}
 	}

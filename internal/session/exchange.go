@@ -58,12 +58,30 @@ func (s *Service) find(ctx context.Context, t store.Tenant, grace time.Duration,
 	if !now.Before(sess.ExpiresAt) {
 		return current{}, sdkerror.New(sdkerror.SessionExpired)
 	}
+	if u.Status != store.UserActive {
+		// A disabled user's sessions stop working at once, on every path.
+		return current{}, sdkerror.New(sdkerror.SessionInvalid)
+	}
+	if !bindDevice {
+		// Binding is the session's as much as the caller's: a session
+		// created through an application that binds devices stays bound
+		// when another application of the tenant, which does not, presents
+		// it. Otherwise one unbound application would unbind them all.
+		bindDevice = s.creatorBindsDevice(ctx, t, sess)
+	}
 	if bindDevice && d.Fingerprint != sess.Device.Fingerprint {
 		// Contract §2.2: refused as an invalid session, and audited.
 		s.Logger.WarnContext(ctx, "session token presented from another device", "tenant", t.ID, "session", sess.ID, "user", sess.UserID)
 		return current{}, sdkerror.New(sdkerror.SessionInvalid)
 	}
 	return c, nil
+}
+
+// creatorBindsDevice reports whether the application a session was created
+// through binds devices; an application since removed counts as binding.
+func (s *Service) creatorBindsDevice(ctx context.Context, t store.Tenant, sess store.Session) bool {
+	app, err := s.Store.GetApplication(ctx, t.ID, sess.ClientID)
+	return err != nil || app.DeviceBinding
 }
 
 // rotate replaces the current token of c by its successor with a fresh
@@ -115,11 +133,6 @@ func (s *Service) exchange(ctx context.Context, t store.Tenant, app store.Applic
 		return ExchangeResult{}, err
 	}
 	u := c.user
-	if u.Status != store.UserActive {
-		// A disabled user's sessions stop working at once.
-		s.Metrics.Token("id_token", "refused")
-		return ExchangeResult{}, sdkerror.New(sdkerror.SessionInvalid)
-	}
 	if rotate {
 		if c, err = s.rotate(ctx, t, app.RotationGrace, app.SessionTTL, c, d, app.DeviceBinding); err != nil {
 			return ExchangeResult{}, err
@@ -238,7 +251,11 @@ func (s *Service) BrowserSession(ctx context.Context, t store.Tenant, tok string
 	if err != nil {
 		return sess, u, false, err
 	}
-	if !secret.Equal(h, sess.TokenHash) || !s.Now().Before(sess.ExpiresAt) {
+	// Only sessions of the hosted login page serve as the cookie: an SDK
+	// session token, bound to its device, must not become a browser
+	// session elsewhere (the SDK refuses the browser fingerprint, so no
+	// SDK session carries it).
+	if !secret.Equal(h, sess.TokenHash) || !s.Now().Before(sess.ExpiresAt) || sess.Device.Fingerprint != BrowserFingerprint {
 		return sess, u, false, nil
 	}
 	u, err = s.Store.GetUser(ctx, t.ID, sess.UserID)

@@ -33,7 +33,9 @@ const (
 )
 
 // BrowserFingerprint is the device fingerprint of sessions created on the
-// hosted login page: browsers send no device headers.
+// hosted login page: browsers send no device headers. It is reserved: the
+// SDK API refuses it as a device fingerprint, so that only hosted-login
+// sessions carry it.
 const BrowserFingerprint = "web-browser"
 
 // Lifetimes fixed by the contract (§2.1, §8).
@@ -141,9 +143,17 @@ func (s *Service) Login(ctx context.Context, t store.Tenant, app store.Applicati
 		s.Metrics.Login("disabled")
 		return LoginResult{}, sdkerror.New(sdkerror.AccountDisabled)
 	}
-	if u.FailedLogins > 0 {
-		if err := s.Store.ClearLoginFailures(ctx, t.ID, u.ID); err != nil {
+	if t.Policy.LockoutThreshold > 0 || u.FailedLogins > 0 {
+		// The lock is checked again, atomically, now that the password is
+		// known to be right: concurrent wrong guesses may have locked the
+		// account during the hash (store.ClearLoginFailures).
+		lockedUntil, err := s.Store.ClearLoginFailures(ctx, t.ID, u.ID, now)
+		if err != nil {
 			return LoginResult{}, sdkerror.Busy(err)
+		}
+		if lockedUntil.After(now) {
+			s.Metrics.Login("locked")
+			return LoginResult{}, lockedError(lockedUntil.Sub(now))
 		}
 	}
 	s.upgradeHash(ctx, t, u, req.Password)

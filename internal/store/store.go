@@ -244,8 +244,11 @@ type Store interface {
 	// reaching the threshold sets LockedUntil. It returns the user's new
 	// LockedUntil (zero when not locked).
 	RecordLoginFailure(ctx context.Context, tenantID, userID string, now time.Time, p TenantPolicy) (time.Time, error)
-	// ClearLoginFailures resets the failure count after a successful login.
-	ClearLoginFailures(ctx context.Context, tenantID, userID string) error
+	// ClearLoginFailures resets the failure count after a successful login,
+	// in one conditional statement that applies only if the account is not
+	// locked at now; if it is, nothing changes and the end of the lock is
+	// returned (zero otherwise), and the login must be refused.
+	ClearLoginFailures(ctx context.Context, tenantID, userID string, now time.Time) (time.Time, error)
 
 	CreateSession(ctx context.Context, s Session) error
 	// SessionByTokenHash finds the session whose current or previous token
@@ -261,7 +264,8 @@ type Store interface {
 	// no change, when oldHash is no longer the current token (another
 	// request rotated it first).
 	RotateSessionToken(ctx context.Context, tenantID string, oldHash, newHash []byte, now, expiresAt time.Time) (bool, error)
-	// DeleteSession ends a session; an unknown session is ErrNotFound.
+	// DeleteSession ends a session and deletes its unredeemed SSO tickets;
+	// an unknown session is ErrNotFound.
 	DeleteSession(ctx context.Context, tenantID, sessionID string) error
 
 	CreateStateToken(ctx context.Context, st StateToken) error

@@ -113,7 +113,7 @@ func (h *Handler) bearer(endpoint func(a *authed) (any, error)) http.HandlerFunc
 			return
 		}
 		at, err := h.AccessTokens.Authenticate(ctx, t, tok)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !applicationToken(at)) {
 			oauth2.WriteError(w, oauth2.InvalidAccess())
 			return
 		}
@@ -146,6 +146,13 @@ func (h *Handler) bearer(endpoint func(a *authed) (any, error)) http.HandlerFunc
 		}
 		oauth2.WriteJSON(w, http.StatusOK, res)
 	}
+}
+
+// applicationToken reports whether at is an application's own token
+// (client_credentials, scope "all"): the tenant API acts on any user's
+// sessions, so a token issued to or for an end user must never open it.
+func applicationToken(at store.AccessToken) bool {
+	return at.UserID == "" && at.GrantID == "" && at.Scope == "all"
 }
 
 // deviceBody holds the device fields of the tenant session endpoints

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -105,8 +106,16 @@ WHERE tenant_id = $1 AND token_hash = $2`, tenantID, oldHash, newHash, ms(now), 
 	return n == 1, nil
 }
 
-// DeleteSession removes a session; an unknown one is store.ErrNotFound.
+// DeleteSession removes a session and, in the same transaction, the SSO
+// tickets issued from it that were not redeemed yet: a ticket must not
+// carry a user whose session has ended. An unknown session is
+// store.ErrNotFound.
 func (s *Store) DeleteSession(ctx context.Context, tenantID, sessionID string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, tenantID, sessionID)
-	return s.one("delete session", res, err)
+	return s.inTx(ctx, "delete session", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sso_tickets WHERE tenant_id = $1 AND session_id = $2`, tenantID, sessionID); err != nil {
+			return s.wrap("delete session tickets", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, tenantID, sessionID)
+		return s.one("delete session", res, err)
+	})
 }

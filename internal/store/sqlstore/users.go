@@ -201,9 +201,22 @@ RETURNING locked_until`,
 	return fromMS(lockedUntil), nil
 }
 
-// ClearLoginFailures resets the failure counter and window.
-func (s *Store) ClearLoginFailures(ctx context.Context, tenantID, userID string) error {
+// ClearLoginFailures resets the failure counter and window after a
+// successful login, in one conditional UPDATE that applies only while the
+// account is not locked at now. When it is (failures recorded by
+// concurrent attempts locked it while this login's password was being
+// checked), nothing changes and the lock's end is returned, so the login
+// is refused: checking the lock only before the slow password hash would
+// let a correct guess through a lock.
+func (s *Store) ClearLoginFailures(ctx context.Context, tenantID, userID string, now time.Time) (time.Time, error) {
 	res, err := s.w.ExecContext(ctx, `UPDATE users SET failed_logins = 0, failed_window_start = 0
-WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
-	return s.one("clear login failures", res, err)
+WHERE tenant_id = $1 AND id = $2 AND locked_until <= $3`, tenantID, userID, ms(now))
+	if err = s.one("clear login failures", res, err); !errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, err
+	}
+	var locked int64
+	if err := s.r.QueryRowContext(ctx, `SELECT locked_until FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, userID).Scan(&locked); err != nil {
+		return time.Time{}, s.wrap("clear login failures", err)
+	}
+	return fromMS(locked), nil
 }

@@ -109,3 +109,58 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 		t.Fatalf("orphan session: %v", err)
 	}
 }
+
+// testDeleteSessionTickets: ending a session deletes the SSO tickets
+// issued from it, and only those.
+func testDeleteSessionTickets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"s1", "s2"} {
+		if err := s.CreateSession(ctx, store.Session{ID: id, TenantID: "t1", UserID: "u1", TokenHash: hash("tok-" + id), CreatedAt: now, ExpiresAt: at(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateSSOTicket(ctx, store.SSOTicket{TicketHash: hash("ticket-" + id), TenantID: "t1", SessionID: id, UserID: "u1", CreatedAt: now, ExpiresAt: at(5 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteSession(ctx, "t1", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeSSOTicket(ctx, "t1", hash("ticket-s1"), now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ticket of the ended session: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ConsumeSSOTicket(ctx, "t1", hash("ticket-s2"), now); err != nil {
+		t.Fatalf("ticket of another session: %v", err)
+	}
+	if err := s.DeleteSession(ctx, "t1", "s1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+// testClearLoginFailuresWhileLocked: a successful login's clear is
+// conditional on the account not being locked at that moment — the lock
+// set by concurrent wrong guesses while the password was being checked
+// wins, and the login is refused (store.Store.ClearLoginFailures).
+func testClearLoginFailuresWhileLocked(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, store.User{TenantID: "t1", ID: "u1", Username: "alice", Status: store.UserActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	p := store.TenantPolicy{LockoutThreshold: 2, LockoutWindow: time.Hour, LockoutDuration: 15 * time.Minute}
+	for range 2 {
+		if _, err := s.RecordLoginFailure(ctx, "t1", "u1", now, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until, err := s.ClearLoginFailures(ctx, "t1", "u1", at(time.Second))
+	if err != nil || !until.Equal(at(15*time.Minute)) {
+		t.Fatalf("clear while locked: %v %v, want the end of the lock", until, err)
+	}
+	u, _ := s.GetUser(ctx, "t1", "u1")
+	if !u.LockedUntil.Equal(at(15 * time.Minute)) {
+		t.Fatalf("the clear lifted the lock: %v", u.LockedUntil)
+	}
+	// After the lock it clears again.
+	if until, err := s.ClearLoginFailures(ctx, "t1", "u1", at(16*time.Minute)); err != nil || !until.IsZero() {
+		t.Fatalf("clear after the lock: %v %v", until, err)
+	}
+}

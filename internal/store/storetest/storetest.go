@@ -30,10 +30,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Passwords", testPasswords},
 		{"Lockout", testLockout},
 		{"LockoutConcurrent", testLockoutConcurrent},
+		{"ClearLoginFailuresWhileLocked", testClearLoginFailuresWhileLocked},
 		{"Sessions", testSessions},
 		{"SessionRotationRace", testSessionRotationRace},
 		{"SessionTenantIsolation", testSessionTenantIsolation},
 		{"SessionWithUser", testSessionWithUser},
+		{"DeleteSessionTickets", testDeleteSessionTickets},
 		{"StateTokens", testStateTokens},
 		{"SSOTickets", testSSOTickets},
 		{"SingleUseRace", testSingleUseRace},
@@ -579,7 +581,9 @@ func testLockout(t *testing.T, s store.Store) {
 	check("after lock", 1, lockedUntil.Add(time.Second), time.Time{})
 
 	// ClearLoginFailures resets the count.
-	must(t, "ClearLoginFailures", s.ClearLoginFailures(ctx, "t1", "u1"))
+	if until, err := s.ClearLoginFailures(ctx, "t1", "u1", now); err != nil || !until.IsZero() {
+		t.Fatalf("ClearLoginFailures: %v %v", until, err)
+	}
 	check("cleared", 0, time.Time{}, time.Time{})
 
 	// Threshold 0 disables lockout.
@@ -594,7 +598,8 @@ func testLockout(t *testing.T, s store.Store) {
 	wantErr(t, "RecordLoginFailure(unknown)", err, store.ErrNotFound)
 	_, err = s.RecordLoginFailure(ctx, "t2", "u1", at(0), p)
 	wantErr(t, "RecordLoginFailure(other tenant)", err, store.ErrNotFound)
-	wantErr(t, "ClearLoginFailures(unknown)", s.ClearLoginFailures(ctx, "t1", "nobody"), store.ErrNotFound)
+	_, err = s.ClearLoginFailures(ctx, "t1", "nobody", now)
+	wantErr(t, "ClearLoginFailures(unknown)", err, store.ErrNotFound)
 }
 
 // testLockoutConcurrent checks that RecordLoginFailure is atomic: lost
