@@ -44,7 +44,17 @@ type Server struct {
 	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
 	RequestTimeout  time.Duration `koanf:"request_timeout"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// TLSCert and TLSKey are PEM files; with both set the server speaks
+	// HTTPS only (and sends HSTS).
+	TLSCert string `koanf:"tls_cert"`
+	TLSKey  string `koanf:"tls_key"`
+	// TLSSelfSigned serves HTTPS with a certificate generated at start for
+	// the public URL's host and localhost: for development only.
+	TLSSelfSigned bool `koanf:"tls_self_signed"`
 }
+
+// TLS reports whether the server terminates TLS itself.
+func (s Server) TLS() bool { return s.TLSSelfSigned || (s.TLSCert != "" && s.TLSKey != "") }
 
 // Storage selects the database.
 type Storage struct {
@@ -189,15 +199,21 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("storage-driver", "", "sqlite or postgres (storage.driver)")
 	fs.String("storage-dsn", "", "database file or PostgreSQL URL (storage.dsn)")
 	fs.String("log-level", "", "debug, info, warn or error (log.level)")
+	fs.String("tls-cert", "", "PEM certificate file: serve HTTPS (server.tls_cert)")
+	fs.String("tls-key", "", "PEM private key file (server.tls_key)")
+	fs.Bool("tls-self-signed", false, "serve HTTPS with a generated self-signed certificate, for development (server.tls_self_signed)")
 }
 
 // FlagKeys maps flag names to configuration keys.
 var flagKeys = map[string]string{
-	"listen":         "server.listen",
-	"public-url":     "server.public_url",
-	"storage-driver": "storage.driver",
-	"storage-dsn":    "storage.dsn",
-	"log-level":      "log.level",
+	"listen":          "server.listen",
+	"public-url":      "server.public_url",
+	"storage-driver":  "storage.driver",
+	"storage-dsn":     "storage.dsn",
+	"log-level":       "log.level",
+	"tls-cert":        "server.tls_cert",
+	"tls-key":         "server.tls_key",
+	"tls-self-signed": "server.tls_self_signed",
 }
 
 // envRef matches ${NAME} references in the configuration file.
@@ -268,7 +284,11 @@ func Load(path string, environ []string, flags *pflag.FlagSet) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	if cfg.Server.PublicURL == "" {
-		cfg.Server.PublicURL = "http://" + cfg.Server.Listen
+		scheme := "http://"
+		if cfg.Server.TLS() {
+			scheme = "https://"
+		}
+		cfg.Server.PublicURL = scheme + cfg.Server.Listen
 	}
 	return cfg, cfg.Validate()
 }
@@ -283,6 +303,8 @@ func (c Config) Validate() error {
 		{c.Server.Listen == "", "server.listen is empty"},
 		{perr != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https"), "server.public_url must be an absolute http(s) URL"},
 		{c.Server.MaxBodyBytes < 1024, "server.max_body_bytes must be at least 1024"},
+		{(c.Server.TLSCert == "") != (c.Server.TLSKey == ""), "server.tls_cert and server.tls_key go together"},
+		{c.Server.TLSSelfSigned && c.Server.TLSCert != "", "server.tls_self_signed and server.tls_cert exclude each other"},
 		{c.Storage.Driver != "sqlite" && c.Storage.Driver != "postgres", "storage.driver must be sqlite or postgres"},
 		{c.Storage.DSN == "", "storage.dsn is empty"},
 		{c.Storage.Driver == "postgres" && c.Secrets.KeyEncryptionKey == "", "secrets.key_encryption_key is required with storage.driver postgres: every node must share it"},
