@@ -20,6 +20,8 @@ type Options struct {
 	// Timeout bounds the context of every request, so that a stalled
 	// database turns into an error answer instead of a hung request.
 	Timeout time.Duration
+	// HSTS sends Strict-Transport-Security, for a server on TLS.
+	HSTS bool
 }
 
 type ctxKey struct{}
@@ -62,8 +64,18 @@ func Wrap(mux *http.ServeMux, o Options) http.Handler {
 		if id == "" || len(id) > 64 || !isToken(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		// Defaults for every answer; the hosted pages set their own CSP
+		// (with nonces) and Referrer-Policy over these.
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if o.HSTS {
+			// RFC 6797: browsers then refuse plain HTTP to this host.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), ctxKey{}, id), o.Timeout)
 		defer cancel()
 		r = r.WithContext(ctx)

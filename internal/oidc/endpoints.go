@@ -74,7 +74,6 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Header().Set("Access-Control-Allow-Origin", "*") // public metadata, for browser-based clients
 	_ = json.NewEncoder(w).Encode(doc)
 }
 

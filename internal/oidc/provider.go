@@ -10,6 +10,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/metrics"
 	"github.com/sesame-idp/sesame/internal/oauth2"
+	"github.com/sesame-idp/sesame/internal/ratelimit"
 	"github.com/sesame-idp/sesame/internal/secret"
 	"github.com/sesame-idp/sesame/internal/session"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -46,6 +47,9 @@ type Provider struct {
 	Metrics      *metrics.Metrics
 	// SecureCookies sets the Secure attribute, for a public URL on https.
 	SecureCookies bool
+	// Limits are the rate limits of the login form and the token
+	// endpoint; nil means none.
+	Limits *ratelimit.Guard
 
 	csrf *http.CrossOriginProtection
 }
@@ -55,17 +59,22 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	// Browsers' cross-origin POSTs to the login forms are refused by
 	// Sec-Fetch-Site / Origin checks, on top of the CSRF token.
 	p.csrf = http.NewCrossOriginProtection()
-	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
-	mux.HandleFunc("GET /api/v1/oauth2/.well-known/openid-configuration", p.discovery)
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.CORS(p.discovery))
+	mux.HandleFunc("GET /api/v1/oauth2/.well-known/openid-configuration", p.CORS(p.discovery))
 	mux.HandleFunc("GET /api/v1/oauth2/authorize", p.authorize)
 	mux.HandleFunc("POST /api/v1/oauth2/authorize", p.authorize)
 	mux.HandleFunc("POST /api/v1/oauth2/login", p.loginSubmit)
 	mux.HandleFunc("POST /api/v1/oauth2/login/password", p.passwordSubmit)
-	mux.HandleFunc("POST /api/v1/oauth2/token", p.token)
-	mux.HandleFunc("GET /api/v1/oauth2/userinfo", p.userinfo)
-	mux.HandleFunc("POST /api/v1/oauth2/userinfo", p.userinfo)
+	mux.HandleFunc("POST /api/v1/oauth2/token", p.CORS(p.token))
+	mux.HandleFunc("GET /api/v1/oauth2/userinfo", p.CORS(p.userinfo))
+	mux.HandleFunc("POST /api/v1/oauth2/userinfo", p.CORS(p.userinfo))
+	// Introspection is for resource servers, not browsers: no CORS.
 	mux.HandleFunc("POST /api/v1/oauth2/introspect", p.introspect)
-	mux.HandleFunc("POST /api/v1/oauth2/revoke", p.revoke)
+	mux.HandleFunc("POST /api/v1/oauth2/revoke", p.CORS(p.revoke))
+	for _, path := range []string{"/.well-known/openid-configuration", "/api/v1/oauth2/.well-known/openid-configuration",
+		"/api/v1/oauth2/token", "/api/v1/oauth2/userinfo", "/api/v1/oauth2/revoke"} {
+		mux.HandleFunc("OPTIONS "+path, p.CORS(nil))
+	}
 	mux.HandleFunc("GET /api/v1/logout", p.logout)
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ type Server struct {
 	keys     *keys.Manager
 	metrics  *metrics.Metrics
 	resolver *tenant.Resolver
+	limiter  io.Closer // the rate limiter's connections
 	handler  http.Handler
 	// Demo holds the demo tenant's credentials when this start created it.
 	Demo *bootstrap.Demo
@@ -154,24 +156,33 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	if err != nil {
 		return err
 	}
+	limits, limiterCloser, err := newGuard(cfg.RateLimit, s.logger, s.metrics, s.now)
+	if err != nil {
+		return err
+	}
+	s.limiter = limiterCloser
 	accessTokens := &oauth2.AccessTokens{Store: s.store, Hasher: hasher, Keys: s.keys, Issuer: s.resolver.Issuer, Now: s.now}
 	mux := http.NewServeMux()
 	(&sdkapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: cached, Now: s.now, Logger: s.logger,
 		DefaultEdition: store.EditionEIAM,
 		Signed:         &sdkapi.Signed{Store: s.store, Sealer: sealer, Hasher: hasher, Now: s.now, Window: cfg.SDK.SignatureWindow},
+		Limits:         limits,
 	}).Mount(mux)
 	(&tenantapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: cached, Hasher: hasher, Logger: s.logger,
-		AccessTokens: accessTokens,
+		AccessTokens: accessTokens, Limits: limits,
 	}).Mount(mux)
-	(&oidc.Provider{
+	provider := &oidc.Provider{
 		Store: cached, Tenants: s.resolver, Sessions: sessions, Hasher: hasher, RequestBox: requestBox,
 		Keys: s.keys, IDTokens: idtoken.NewMinter(s.keys, s.now), AccessTokens: accessTokens,
 		Now: s.now, Logger: s.logger, Metrics: s.metrics,
-		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"),
-	}).Mount(mux)
-	mux.HandleFunc("GET /api/v1/oauth2/keys", s.jwks)
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://") || cfg.Server.TLS(),
+		Limits:        limits,
+	}
+	provider.Mount(mux)
+	mux.HandleFunc("GET /api/v1/oauth2/keys", provider.CORS(s.jwks))
+	mux.HandleFunc("OPTIONS /api/v1/oauth2/keys", provider.CORS(nil))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
@@ -179,6 +190,7 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	s.handler = httpx.Wrap(mux, httpx.Options{
 		Logger: s.logger, Metrics: s.metrics,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Timeout: cfg.Server.RequestTimeout,
+		HSTS: cfg.Server.TLS(),
 	})
 	return nil
 }
@@ -231,8 +243,13 @@ func (s *Server) Store() store.Store { return s.store }
 // Keys returns the server's key manager.
 func (s *Server) Keys() *keys.Manager { return s.keys }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close releases the store and the rate limiter's connections.
+func (s *Server) Close() error {
+	if s.limiter != nil {
+		_ = s.limiter.Close()
+	}
+	return s.store.Close()
+}
 
 // Serve serves HTTP on ln and sweeps expired records until ctx is done,
 // then shuts down gracefully: in-flight requests get up to
@@ -253,10 +270,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(sweepDone)
 		s.sweepLoop(sweepCtx)
 	}()
+	tlsCfg, err := tlsConfig(s.cfg, s.logger)
+	if err != nil {
+		stopSweep()
+		<-sweepDone
+		return err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.logger.Info("sesame listening", "addr", ln.Addr().String(), "public_url", s.cfg.Server.PublicURL, "storage", s.cfg.Storage.Driver)
-	var err error
+	s.logger.Info("sesame listening", "addr", ln.Addr().String(), "public_url", s.cfg.Server.PublicURL, "storage", s.cfg.Storage.Driver, "tls", tlsCfg != nil)
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
