@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -30,6 +31,7 @@ type Config struct {
 	SDK       SDK       `koanf:"sdk"`
 	Log       Log       `koanf:"log"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
+	RateLimit RateLimit `koanf:"rate_limit"`
 }
 
 // Server configures the HTTP listener.
@@ -103,6 +105,47 @@ type SDK struct {
 	// SignatureWindow is how far the timestamp of a signed call
 	// (X-signature) may be from the server's clock.
 	SignatureWindow time.Duration `koanf:"signature_window"`
+}
+
+// RateLimit configures the abuse controls (package ratelimit): token
+// buckets per client IP and per (tenant, client_id), answered with 429 and
+// Retry-After. Per-account lockout is separate (per tenant, bootstrap).
+type RateLimit struct {
+	// RedisURL (redis:// or rediss://) keeps the buckets in Redis, shared
+	// by every node; empty keeps them in each node's memory. A Redis error
+	// allows the request (fail open) and is logged at warn.
+	RedisURL string `koanf:"redis_url"`
+	// RedisPrefix starts every Redis key.
+	RedisPrefix string `koanf:"redis_prefix"`
+	// RedisTimeout bounds one check against Redis; past it the check
+	// fails open.
+	RedisTimeout time.Duration `koanf:"redis_timeout"`
+	// MaxKeys bounds the buckets kept in memory (least recently used out).
+	MaxKeys int `koanf:"max_keys"`
+	// TrustedProxies are the CIDR prefixes (or addresses) of the reverse
+	// proxies in front of Sesame. The client IP is the TCP peer's address
+	// unless the peer is one of these; then it is read from
+	// X-Forwarded-For. Behind a proxy that is not listed every client
+	// shares the proxy's budget.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// LoginPerIP: SDK login and login/auth and the hosted login form, per
+	// client IP.
+	LoginPerIP RateRule `koanf:"login_per_ip"`
+	// TokenPerClient: /api/v1/oauth2/token and /api/v2/tenant/token, per
+	// authenticated (tenant, client_id).
+	TokenPerClient RateRule `koanf:"token_per_client"`
+	// ExchangePerClient and ExchangePerIP: the session exchange
+	// (/api/v2/sdk/sso/session-token/id-token), per (tenant, client_id)
+	// and per client IP.
+	ExchangePerClient RateRule `koanf:"exchange_per_client"`
+	ExchangePerIP     RateRule `koanf:"exchange_per_ip"`
+}
+
+// RateRule is a token bucket: Burst requests at once, refilled at Rate
+// per second. Rate 0 turns the rule off.
+type RateRule struct {
+	Rate  float64 `koanf:"rate"`
+	Burst int     `koanf:"burst"`
 }
 
 // Log configures logging.
@@ -188,6 +231,18 @@ func Defaults() Config {
 		Sweep:    Sweep{Interval: time.Minute, Batch: 1000},
 		SDK:      SDK{SignatureWindow: 5 * time.Minute},
 		Log:      Log{Level: "info", Format: "json"},
+		// Generous: a busy office behind one NAT address does not reach
+		// them; a single source trying passwords or hammering the token
+		// endpoints does.
+		RateLimit: RateLimit{
+			RedisPrefix:       "sesame:rl:",
+			RedisTimeout:      250 * time.Millisecond,
+			MaxKeys:           100_000,
+			LoginPerIP:        RateRule{Rate: 20, Burst: 300},
+			TokenPerClient:    RateRule{Rate: 100, Burst: 1000},
+			ExchangePerClient: RateRule{Rate: 500, Burst: 5000},
+			ExchangePerIP:     RateRule{Rate: 50, Burst: 500},
+		},
 	}
 }
 
@@ -321,7 +376,41 @@ func (c Config) Validate() error {
 	if _, err := c.KeyEncryptionKey(); err != nil {
 		return err
 	}
+	if err := c.RateLimit.validate(); err != nil {
+		return err
+	}
 	return c.Bootstrap.validate()
+}
+
+func (r RateLimit) validate() error {
+	if r.RedisURL != "" {
+		u, err := url.Parse(r.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return errors.New("config: rate_limit.redis_url must be a redis://, rediss:// or unix:// URL")
+		}
+	}
+	if r.RedisTimeout <= 0 || r.MaxKeys < 16 {
+		return errors.New("config: rate_limit.redis_timeout must be positive and rate_limit.max_keys at least 16")
+	}
+	for _, p := range r.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return fmt.Errorf("config: rate_limit.trusted_proxies: %q is neither a CIDR prefix nor an IP address", p)
+			}
+		}
+	}
+	for name, rule := range map[string]RateRule{
+		"login_per_ip": r.LoginPerIP, "token_per_client": r.TokenPerClient,
+		"exchange_per_client": r.ExchangePerClient, "exchange_per_ip": r.ExchangePerIP,
+	} {
+		if rule.Rate == 0 {
+			continue // off
+		}
+		if !(rule.Rate >= 0.001 && rule.Rate <= 1e6) || rule.Burst < 1 || rule.Burst > 1_000_000 {
+			return fmt.Errorf("config: rate_limit.%s: rate must be 0 (off) or between 0.001 and 1e6 per second, with burst between 1 and 1000000", name)
+		}
+	}
+	return nil
 }
 
 // KeyEncryptionKey decodes secrets.key_encryption_key; it returns nil when

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/ratelimit"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
 	"github.com/sesame-idp/sesame/internal/secret"
 	"github.com/sesame-idp/sesame/internal/session"
@@ -98,6 +99,11 @@ func (p *Provider) loginForm(w http.ResponseWriter, r *http.Request) (t store.Te
 func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	t, app, req, lang, ok := p.loginForm(w, r)
 	if !ok {
+		return
+	}
+	if d := p.Limits.Login(r); !d.Allowed {
+		ratelimit.SetRetryAfter(w, d)
+		p.renderLogin(w, r, t, app, req, lang, sdkMessage(t, lang, sdkerror.New(sdkerror.TooManyRequests)), http.StatusTooManyRequests)
 		return
 	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")

@@ -10,6 +10,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/metrics"
 	"github.com/sesame-idp/sesame/internal/oauth2"
+	"github.com/sesame-idp/sesame/internal/ratelimit"
 	"github.com/sesame-idp/sesame/internal/secret"
 	"github.com/sesame-idp/sesame/internal/session"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -46,6 +47,9 @@ type Provider struct {
 	Metrics      *metrics.Metrics
 	// SecureCookies sets the Secure attribute, for a public URL on https.
 	SecureCookies bool
+	// Limits are the rate limits of the login form and the token
+	// endpoint; nil means none.
+	Limits *ratelimit.Guard
 
 	csrf *http.CrossOriginProtection
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/idtoken"
 	"github.com/sesame-idp/sesame/internal/oauth2"
+	"github.com/sesame-idp/sesame/internal/ratelimit"
 	"github.com/sesame-idp/sesame/internal/secret"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -35,6 +36,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oerr)
 		return
 	}
+	// Limited per authenticated client: a third party cannot spend a
+	// confidential client's budget.
+	if d := p.Limits.Token(r.Context(), t.ID, app.ClientID); !d.Allowed {
+		ratelimit.SetRetryAfter(w, d)
+		oauth2.WriteError(w, TooManyRequests)
+		return
+	}
 	var res tokenResponse
 	switch gt := form.Get("grant_type"); gt {
 	case "":
@@ -56,6 +64,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.Metrics.Token("access_token", "issued")
 	oauth2.WriteJSON(w, http.StatusOK, res)
 }
+
+// TooManyRequests is the answer of an OAuth endpoint refused by a rate
+// limit: HTTP 429 (RFC 6585 §4) with Retry-After, and the error code
+// temporarily_unavailable, the one RFC 6749 registers for "try again
+// later" (§4.1.2.1; §5.2 has none, and RFC 8628's slow_down belongs to the
+// device flow).
+var TooManyRequests = &oauth2.Error{Code: oauth2.ErrTemporarilyUnavail, Description: "Too many requests, please try again later", Status: http.StatusTooManyRequests}
 
 var invalidCode = oauth2.NewError(oauth2.ErrInvalidGrant, "Invalid authorization code")
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/password"
+	"github.com/sesame-idp/sesame/internal/ratelimit"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
 	"github.com/sesame-idp/sesame/internal/session"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -28,7 +29,16 @@ type Handler struct {
 	DefaultEdition string
 	// Signed serves the X-signature form of the exchange and logout.
 	Signed *Signed
+	// Limits are the rate limits of login and exchange; nil means none.
+	Limits *ratelimit.Guard
 }
+
+// limited is a refusal by a rate limit: the SDK's too-many-requests error,
+// with the Retry-After that serve writes.
+type limited struct{ d ratelimit.Decision }
+
+func (e *limited) Error() string { return "rate limited" }
+func (e *limited) Unwrap() error { return sdkerror.New(sdkerror.TooManyRequests) }
 
 // Mount registers the SDK routes. MFA (…/login/state/mfa) is registered
 // only when TOTP exists; until then no login answers MFA_REQUIRED.
@@ -79,6 +89,9 @@ func (h *Handler) serve(endpoint func(c *call) (any, error)) http.HandlerFunc {
 		var se *sdkerror.Error
 		if !errors.As(err, &se) {
 			se = sdkerror.Busy(err)
+		}
+		if l := (*limited)(nil); errors.As(err, &l) {
+			ratelimit.SetRetryAfter(w, l.d)
 		}
 		switch {
 		case se.Kind != sdkerror.SystemBusy:
@@ -147,6 +160,9 @@ func toLoginResponse(res session.LoginResult) loginResponse {
 
 func (h *Handler) login(unified bool) func(c *call) (any, error) {
 	return func(c *call) (any, error) {
+		if d := h.Limits.Login(c.r); !d.Allowed {
+			return nil, &limited{d}
+		}
 		var userName, password string
 		if err := DecodeBody(c.r,
 			Field{Name: "user_name", Max: maxUserName, Required: true, Dst: &userName},
@@ -199,6 +215,9 @@ type exchangeResponse struct {
 }
 
 func (h *Handler) exchange(c *call) (any, error) {
+	if d := h.Limits.Exchange(c.r, c.tenant.ID, c.app.ClientID); !d.Allowed {
+		return nil, &limited{d}
+	}
 	tok, err := SessionToken(c.r.Header, c.sessionHeaderName())
 	if err != nil {
 		return nil, err

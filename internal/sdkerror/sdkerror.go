@@ -43,6 +43,9 @@ const (
 	// encrypted to the application's key, or does not decrypt to the
 	// expected fields.
 	SignatureInvalid
+	// TooManyRequests: a rate limit refused the request (HTTP 429, with
+	// Retry-After); the code is this product's, in the vendor's pattern.
+	TooManyRequests
 
 	kindEnd // must stay last
 )
@@ -98,6 +101,7 @@ var (
 		PasswordPolicy:   {"SDK.LOGIN.1012", 400, "The new password does not meet the password policy", "新密码不符合密码策略"},
 		SystemBusy:       {"SDK.COMMON.1008", 500, "System busy, please try again later", "系统繁忙,请稍后再试"},
 		SignatureInvalid: {"SDK.COMMON.1004", 400, "Signature decryption error", "签名解密错误"},
+		TooManyRequests:  {"SDK.COMMON.1015", 429, "Too many requests, please try again later", "请求过于频繁,请稍后再试"},
 	}
 	ciam = map[Kind]entry{
 		ParamMissing:     {"IDAAS.SDK.PARAM.0001", 400, "Parameter {0} cannot be empty", "参数{0}不能为空"},
@@ -114,6 +118,7 @@ var (
 		// Contract §6: the vendor documents this one as 400 in CIAM.
 		SystemBusy:       {"IDAAS.SDK.COM.0002", 400, "System busy, please try again later", "系统繁忙,请稍后再试"},
 		SignatureInvalid: {"IDAAS.SDK.PARAM.0006", 400, "Signature decryption error", "签名解密错误"},
+		TooManyRequests:  {"IDAAS.SDK.COM.0003", 429, "Too many requests, please try again later", "请求过于频繁,请稍后再试"},
 	}
 	// ciamMissing are the CIAM codes for two parameters the vendor gives
 	// codes of their own (contract §6, seed 001).

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
@@ -242,7 +243,11 @@ func (s *fzServer) fillPlaceholders(r *http.Request, body []byte) ([]byte, error
 			continue
 		}
 		client := strings.TrimSpace(r.Header.Get("X-client-id"))
-		if client == "" {
+		if client == "" || !utf8.ValidString(client) || strings.ContainsRune(client, 0) {
+			// The harness writes this straight into the store; the server
+			// itself refuses such a header before anything is stored, so a
+			// fixture client stands in (the request still carries the
+			// fuzzed header).
 			client = tid + "-portal"
 		}
 		tok := secret.NewToken()

@@ -669,10 +669,51 @@ func TestOpenAPI(t *testing.T) {
 		x.faults()  // tables break and come back
 		x.expired() // the clock moves 91 days
 		x.storeDown()
+		rateLimited(t, c, v, backend)
 		if !t.Failed() {
 			v.assertCovered(t)
 		}
 	})
+}
+
+// rateLimited provokes the 429 answers of the rate limits on a second
+// server with tight limits (lowLimits), through a validator whose hits
+// count for v.
+func rateLimited(t *testing.T, c *contract, v *validator, backend string) {
+	e := st.New(t, backend, lowLimits)
+	v2 := &validator{t: t, c: c, base: e.Client.Transport, hits: map[string]int{}}
+	e.Client.Transport = v2
+	x := &oapi{t: t, e: e}
+	for i, ed := range editions {
+		ip := fmt.Sprintf("198.51.100.%d", i+1)
+		h := sdkHeaders(ed.client("portal"), "X-Forwarded-For", ip)
+		tooMany := ed.code("SDK.COMMON.1015", "IDAAS.SDK.COM.0003")
+		for range 3 { // lowLimits: 3 logins per IP
+			x.want(ed.name+" login within the limit", x.do(call{"POST", ed.host, sdkOps[0].path, h, sdkOps[0].body, false}), 400, ed.code("SDK.LOGIN.1010", "IDAAS.SDK.LOGIN.0001"))
+		}
+		for _, op := range sdkOps[:2] {
+			x.want(ed.name+" "+op.id+" past the limit", x.do(call{"POST", ed.host, op.path, h, op.body, false}), 429, tooMany)
+		}
+		ex := sdkHeaders(ed.client("portal"), "X-Forwarded-For", ip, ed.code("X-session-token", "session-token"), "some-token")
+		for range 3 { // 3 exchanges per IP
+			x.want(ed.name+" exchange within the limit", x.do(call{"POST", ed.host, sdkOps[4].path, ex, "", false}), 400, ed.code("SDK.COMMON.1006", "IDAAS.SDK.PARAM.0023"))
+		}
+		x.want(ed.name+" exchange past the limit", x.do(call{"POST", ed.host, sdkOps[4].path, ex, "", false}), 429, tooMany)
+	}
+	for _, tc := range []struct{ path, client string }{{"/api/v2/tenant/token", "acme-portal"}, {"/api/v1/oauth2/token", "acme-web"}} {
+		body := formBody("grant_type", "client_credentials", "client_id", tc.client, "client_secret", st.Secret)
+		for range 2 { // 2 tokens per client
+			x.want(tc.path+" within the limit", x.do(call{"POST", st.EIAMHost, tc.path, hdr("Content-Type", formCT), body, false}), 200, "")
+		}
+		x.want(tc.path+" past the limit", x.do(call{"POST", st.EIAMHost, tc.path, hdr("Content-Type", formCT), body, false}), 429, "temporarily_unavailable")
+	}
+	v2.mu.Lock()
+	v.mu.Lock()
+	for k, n := range v2.hits {
+		v.hits[k] += n
+	}
+	v.mu.Unlock()
+	v2.mu.Unlock()
 }
 
 // sdkOp is an SDK operation with a body that is well-formed but fails

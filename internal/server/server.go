@@ -52,6 +52,7 @@ type Server struct {
 	keys     *keys.Manager
 	metrics  *metrics.Metrics
 	resolver *tenant.Resolver
+	limiter  io.Closer // the rate limiter's connections
 	handler  http.Handler
 	// Demo holds the demo tenant's credentials when this start created it.
 	Demo *bootstrap.Demo
@@ -155,22 +156,29 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	if err != nil {
 		return err
 	}
+	limits, limiterCloser, err := newGuard(cfg.RateLimit, s.logger, s.metrics, s.now)
+	if err != nil {
+		return err
+	}
+	s.limiter = limiterCloser
 	accessTokens := &oauth2.AccessTokens{Store: s.store, Hasher: hasher, Keys: s.keys, Issuer: s.resolver.Issuer, Now: s.now}
 	mux := http.NewServeMux()
 	(&sdkapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: cached, Now: s.now, Logger: s.logger,
 		DefaultEdition: store.EditionEIAM,
 		Signed:         &sdkapi.Signed{Store: s.store, Sealer: sealer, Hasher: hasher, Now: s.now, Window: cfg.SDK.SignatureWindow},
+		Limits:         limits,
 	}).Mount(mux)
 	(&tenantapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: cached, Hasher: hasher, Logger: s.logger,
-		AccessTokens: accessTokens,
+		AccessTokens: accessTokens, Limits: limits,
 	}).Mount(mux)
 	provider := &oidc.Provider{
 		Store: cached, Tenants: s.resolver, Sessions: sessions, Hasher: hasher, RequestBox: requestBox,
 		Keys: s.keys, IDTokens: idtoken.NewMinter(s.keys, s.now), AccessTokens: accessTokens,
 		Now: s.now, Logger: s.logger, Metrics: s.metrics,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://") || cfg.Server.TLS(),
+		Limits:        limits,
 	}
 	provider.Mount(mux)
 	mux.HandleFunc("GET /api/v1/oauth2/keys", provider.CORS(s.jwks))
@@ -235,8 +243,13 @@ func (s *Server) Store() store.Store { return s.store }
 // Keys returns the server's key manager.
 func (s *Server) Keys() *keys.Manager { return s.keys }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close releases the store and the rate limiter's connections.
+func (s *Server) Close() error {
+	if s.limiter != nil {
+		_ = s.limiter.Close()
+	}
+	return s.store.Close()
+}
 
 // Serve serves HTTP on ln and sweeps expired records until ctx is done,
 // then shuts down gracefully: in-flight requests get up to

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/sesame-idp/sesame/internal/oauth2"
+	"github.com/sesame-idp/sesame/internal/ratelimit"
 	"github.com/sesame-idp/sesame/internal/sdkapi"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
 	"github.com/sesame-idp/sesame/internal/secret"
@@ -23,7 +24,13 @@ type Handler struct {
 	Hasher       *secret.Hasher
 	AccessTokens *oauth2.AccessTokens
 	Logger       *slog.Logger
+	// Limits are the rate limits of the token endpoint; nil means none.
+	Limits *ratelimit.Guard
 }
+
+// tooManyRequests answers a token request refused by a rate limit: 429
+// with Retry-After, temporarily_unavailable (as the OAuth token endpoint).
+var tooManyRequests = &oauth2.Error{Code: oauth2.ErrTemporarilyUnavail, Description: "Too many requests, please try again later", Status: http.StatusTooManyRequests}
 
 // Mount registers the tenant API routes.
 func (h *Handler) Mount(mux *http.ServeMux) {
@@ -55,6 +62,11 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	form, app, oerr := oauth2.ClientRequest(r, h.Store, h.Hasher, t.ID)
 	if oerr != nil {
 		h.fail(w, r, oerr)
+		return
+	}
+	if d := h.Limits.Token(r.Context(), t.ID, app.ClientID); !d.Allowed {
+		ratelimit.SetRetryAfter(w, d)
+		oauth2.WriteError(w, tooManyRequests)
 		return
 	}
 	switch gt := form.Get("grant_type"); {

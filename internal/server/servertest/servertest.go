@@ -110,6 +110,10 @@ func FixtureConfig() config.Bootstrap {
 	}}
 }
 
+// DefaultRateLimits is a mutate function that restores the shipped rate
+// limits (config.Defaults), which New raises out of reach.
+func DefaultRateLimits(c *config.Config) { c.RateLimit = config.Defaults().RateLimit }
+
 // New starts a server on backend ("sqlite" or "postgres"; the latter skips
 // the test when PostgreSQL is not configured). mutate may change the
 // configuration before the server starts.
@@ -131,6 +135,13 @@ func New(t testing.TB, backend string, mutate ...func(*config.Config)) *Env {
 	cfg.Bootstrap = FixtureConfig()
 	cfg.Keys.RotationDelay = time.Minute
 	cfg.Keys.RefreshInterval = time.Second
+	// Tests and benchmarks send everything from one address: the rate
+	// limits are raised out of reach (the limiter still runs). Tests of
+	// the limits set their own in mutate; DefaultRateLimits restores the
+	// shipped ones.
+	unlimited := config.RateRule{Rate: 1e6, Burst: 1_000_000}
+	cfg.RateLimit.LoginPerIP, cfg.RateLimit.TokenPerClient = unlimited, unlimited
+	cfg.RateLimit.ExchangePerClient, cfg.RateLimit.ExchangePerIP = unlimited, unlimited
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
