@@ -12,8 +12,9 @@ import (
 )
 
 // TestCredentialStuffing is the credential-stuffing run, bounded:
-// 2,000 wrong-password attempts from 200 simulated addresses against 20
-// accounts, while 20 legitimate users log in from addresses of their own.
+// 10,000 wrong-password attempts from 1,000 simulated addresses against 100
+// accounts (the figures), while 20 legitimate users log in from
+// addresses of their own.
 // The per-IP limit stops each attacking address after its burst and the
 // per-account lockout stops each account after its threshold; legitimate
 // users must succeed (>= 99%) and the attacker never. It runs with the
@@ -34,11 +35,11 @@ func TestCredentialStuffing(t *testing.T) {
 }
 
 const (
-	stuffAccounts    = 20  // attacked accounts
-	stuffLegit       = 20  // legitimate users, one address each
-	stuffLegitLogins = 4   // logins of each legitimate user
-	stuffIPs         = 200 // attacking addresses
-	stuffAttempts    = 2000
+	stuffAccounts    = 100  // attacked accounts
+	stuffLegit       = 20   // legitimate users, one address each
+	stuffLegitLogins = 4    // logins of each legitimate user
+	stuffIPs         = 1000 // attacking addresses
+	stuffAttempts    = 10000
 	stuffWorkers     = 16 // concurrent attacking connections
 )
 
@@ -52,7 +53,7 @@ func stuffingConfig(c *config.Config) {
 			continue
 		}
 		for a := range stuffAccounts {
-			tn.Users = append(tn.Users, config.User{Username: fmt.Sprintf("victim-%02d", a), Password: st.Password})
+			tn.Users = append(tn.Users, config.User{Username: fmt.Sprintf("victim-%03d", a), Password: st.Password})
 		}
 		for u := range stuffLegit {
 			tn.Users = append(tn.Users, config.User{Username: fmt.Sprintf("user-%02d", u), Password: st.Password})
@@ -93,7 +94,7 @@ func runStuffing(t *testing.T, e *st.Env) {
 					return
 				}
 				ip := fmt.Sprintf("198.18.%d.%d", (i%stuffIPs)/250, (i%stuffIPs)%250+1)
-				user := fmt.Sprintf("victim-%02d", (i*7)%stuffAccounts)
+				user := fmt.Sprintf("victim-%03d", (i*7)%stuffAccounts)
 				r := loginFrom(e, st.CIAMHost, "shop-portal", user, fmt.Sprintf("guess-%d", i), ip)
 				mu.Lock()
 				attack[outcome(r)]++
