@@ -53,11 +53,6 @@ func InvalidAccess() *Error {
 	return &Error{Code: ErrInvalidToken, Description: "Invalid access", Status: http.StatusBadRequest}
 }
 
-// ServerError is a 500 that hides its cause from the client.
-func ServerError(cause error) *Error {
-	return &Error{Code: ErrServerError, Description: "The server could not complete the request", Status: http.StatusInternalServerError, Cause: cause}
-}
-
 // Busy is a 503 telling the client to retry, for storage outages.
 func Busy(cause error) *Error {
 	return &Error{Code: ErrTemporarilyUnavail, Description: "System busy, please try again later", Status: http.StatusServiceUnavailable, Cause: cause}

@@ -127,16 +127,3 @@ func (rs *Resolver) Issuer(t store.Tenant) string {
 	}
 	return rs.scheme + "://" + host + "/api/v1/oauth2"
 }
-
-type ctxKey struct{}
-
-// NewContext returns ctx carrying t.
-func NewContext(ctx context.Context, t store.Tenant) context.Context {
-	return context.WithValue(ctx, ctxKey{}, t)
-}
-
-// FromContext returns the tenant a middleware put into ctx.
-func FromContext(ctx context.Context) (store.Tenant, bool) {
-	t, ok := ctx.Value(ctxKey{}).(store.Tenant)
-	return t, ok
-}

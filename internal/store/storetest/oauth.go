@@ -515,21 +515,7 @@ func testSweepExpiredOAuth(t *testing.T, s oauthStore) {
 		must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
 	}
 	const tables = 2
-	n, err := s.SweepExpired(ctx, at(0), 2)
-	must(t, "SweepExpired", err)
-	if n != 2*tables {
-		t.Errorf("SweepExpired(batch 2) = %d, want %d", n, 2*tables)
-	}
-	n, err = s.SweepExpired(ctx, at(0), 100)
-	must(t, "SweepExpired", err)
-	if n != 1*tables {
-		t.Errorf("second SweepExpired = %d, want %d", n, 1*tables)
-	}
-	n, err = s.SweepExpired(ctx, at(0), 100)
-	must(t, "SweepExpired", err)
-	if n != 0 {
-		t.Errorf("third SweepExpired = %d, want 0", n)
-	}
+	wantSweeps(t, s, tables)
 
 	// Lookups use a clock before every expiry, so that only deletion can
 	// hide a record.

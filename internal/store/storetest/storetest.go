@@ -1151,22 +1151,7 @@ func testSweepExpired(t *testing.T, s store.Store) {
 		must(t, "AddSigningKey", s.AddSigningKey(ctx, k, time.Time{}))
 	}
 	const tables = 5
-	// batch 2: two per table.
-	n, err := s.SweepExpired(ctx, at(0), 2)
-	must(t, "SweepExpired", err)
-	if n != 2*tables {
-		t.Errorf("SweepExpired(batch 2) = %d, want %d", n, 2*tables)
-	}
-	n, err = s.SweepExpired(ctx, at(0), 100)
-	must(t, "SweepExpired", err)
-	if n != 1*tables {
-		t.Errorf("second SweepExpired = %d, want %d", n, 1*tables)
-	}
-	n, err = s.SweepExpired(ctx, at(0), 100)
-	must(t, "SweepExpired", err)
-	if n != 0 {
-		t.Errorf("third SweepExpired = %d, want 0", n)
-	}
+	wantSweeps(t, s, tables)
 
 	// The live records are all still there. (Lookups are by "now" before
 	// any expiry so that the reading methods do not hide them.)
@@ -1256,5 +1241,23 @@ func testTimes(t *testing.T, s store.Store) {
 	must(t, "GetApplication", err)
 	if app.SessionTTL != a.SessionTTL || app.RotationGrace != a.RotationGrace || !app.CreatedAt.IsZero() {
 		t.Errorf("durations: got %v %v created %v, want %v %v zero", app.SessionTTL, app.RotationGrace, app.CreatedAt, a.SessionTTL, a.RotationGrace)
+	}
+}
+
+// wantSweeps checks a sweep of fixtures with three expired rows in each of
+// tables tables: a batch of 2 deletes two per table, the next call the
+// last one per table, and a third finds nothing.
+func wantSweeps(t *testing.T, s store.Store, tables int64) {
+	t.Helper()
+	ctx := t.Context()
+	for _, step := range []struct {
+		batch int
+		want  int64
+	}{{2, 2 * tables}, {100, tables}, {100, 0}} {
+		n, err := s.SweepExpired(ctx, at(0), step.batch)
+		must(t, "SweepExpired", err)
+		if n != step.want {
+			t.Errorf("SweepExpired(batch %d) = %d, want %d", step.batch, n, step.want)
+		}
 	}
 }
