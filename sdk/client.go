@@ -39,8 +39,11 @@ const (
 	// LoginPasswordExpired: the password has expired. Continue with
 	// Client.ChangePassword.
 	LoginPasswordExpired LoginStatus = "PASSWORD_EXPIRED"
-	// LoginMFARequired: a second factor is required. This version of the
-	// SDK has no call to submit it.
+	// LoginMFARequired: the tenant's MFA policy asks for a second factor.
+	// Continue with Client.VerifyMFA and a TOTP code from the user's
+	// authenticator app (or one of their recovery codes). When
+	// LoginResult.MFAEnrollment is set the user has no authenticator yet:
+	// show them its secret; their first code enrols it.
 	LoginMFARequired LoginStatus = "MFA_REQUIRED"
 )
 
@@ -60,6 +63,23 @@ type LoginResult struct {
 	// Data is the tenant's password policy as a JSON string, with
 	// LoginPasswordWarn and LoginPasswordExpired; see PasswordPolicy.
 	Data string
+	// MFAEnrollment is set with LoginMFARequired when the user enrols an
+	// authenticator with this login.
+	MFAEnrollment *MFAEnrollment
+	// RecoveryCodes are set on the answer of VerifyMFA whose code enrolled
+	// the authenticator: ten single-use codes that stand in for a TOTP
+	// code. The server never shows them again; let the user save them.
+	RecoveryCodes []string
+}
+
+// MFAEnrollment is a TOTP secret to add to an authenticator app (RFC 6238:
+// HMAC-SHA1, 30-second steps, 6 digits).
+type MFAEnrollment struct {
+	// Secret is the secret in base32, for manual entry.
+	Secret string
+	// URI is the otpauth://totp/... Key URI, for apps that open or scan
+	// it (render it as a QR code locally if you show one).
+	URI string
 }
 
 // PasswordPolicy is the password policy sent with LoginPasswordWarn and
@@ -191,6 +211,11 @@ type loginWire struct {
 	IDToken      string `json:"id_token"`
 	StateToken   string `json:"state_token"`
 	Data         string `json:"data"`
+	Enrollment   *struct {
+		Secret string `json:"secret"`
+		URI    string `json:"otpauth_uri"`
+	} `json:"mfa_enrollment"`
+	RecoveryCodes []string `json:"recovery_codes"`
 }
 
 // Login logs userName in with password (POST /api/v2/sdk/login). On
@@ -250,7 +275,10 @@ func (c *Client) loginStep(ctx context.Context, req request) (*LoginResult, erro
 	if err := c.t.do(ctx, req, &w); err != nil {
 		return nil, err
 	}
-	res := &LoginResult{Status: LoginStatus(w.Status), SessionToken: w.SessionToken, Expire: w.Expire, IDToken: w.IDToken, StateToken: w.StateToken, Data: w.Data}
+	res := &LoginResult{Status: LoginStatus(w.Status), SessionToken: w.SessionToken, Expire: w.Expire, IDToken: w.IDToken, StateToken: w.StateToken, Data: w.Data, RecoveryCodes: w.RecoveryCodes}
+	if w.Enrollment != nil {
+		res.MFAEnrollment = &MFAEnrollment{Secret: w.Enrollment.Secret, URI: w.Enrollment.URI}
+	}
 	if res.Status != LoginSuccess {
 		if res.StateToken == "" {
 			return nil, fmt.Errorf("sesame: unexpected login status %q", w.Status)

@@ -3,9 +3,11 @@
 // editions). It has three parts, one per side of an integration:
 //
 //   - Client, for apps on end-user devices, calls the SDK API
-//     (/api/v2/sdk/...): password login (with the password-expiry steps),
-//     exchange of the session token for fresh id_tokens, logout and the
-//     server's clock. It keeps the session token in a TokenStore
+//     (/api/v2/sdk/...): password login (with the password-expiry steps
+//     and the TOTP second factor: VerifyMFA, and BeginTOTPEnrollment,
+//     ConfirmTOTPEnrollment, DisableTOTP with the session), exchange of
+//     the session token for fresh id_tokens, logout and the server's
+//     clock. It keeps the session token in a TokenStore
 //     (MemoryTokenStore, FileTokenStore, or your own) and saves the
 //     rotated token whenever the application has session auto-refresh on,
 //     so the app never has to handle rotation itself.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Sentinel errors. Errors returned by this package match them with
@@ -86,6 +87,17 @@ var (
 	// ErrIDTokenExpired is wrapped, together with ErrInvalidIDToken, when
 	// an id_token is rejected because it has expired.
 	ErrIDTokenExpired = errors.New("sesame: id_token expired")
+
+	// ErrMFACodeInvalid: a TOTP or recovery code was wrong, already used,
+	// or a replay of an accepted code. It counts toward the account
+	// lockout; the state token stays usable for five codes in all.
+	ErrMFACodeInvalid = errors.New("sesame: invalid verification code")
+	// ErrMFANotEnrolled: the user has no TOTP authenticator.
+	ErrMFANotEnrolled = errors.New("sesame: two-factor authentication not set up")
+	// ErrMFAAlreadyEnrolled: the user has a TOTP authenticator already.
+	ErrMFAAlreadyEnrolled = errors.New("sesame: two-factor authentication already set up")
+	// ErrMFAUnavailable: the tenant's MFA policy is off.
+	ErrMFAUnavailable = errors.New("sesame: two-factor authentication not enabled for the tenant")
 )
 
 // Error is an error answer of the Sesame server. SDK-format answers
@@ -115,6 +127,9 @@ const (
 	subjectSession = "session_token"
 	subjectState   = "state_token"
 	subjectTicket  = "sso_ticket"
+	// subjectSessionState: a call with a session token and a state token
+	// (the TOTP confirmation).
+	subjectSessionState = "session_token+state_token"
 	// subjectSigned: a signed call, whose "invalid parameter" answers
 	// name the session token, the timestamp or the nonce.
 	subjectSigned = "signature"
@@ -136,14 +151,22 @@ func (e *Error) Is(target error) bool {
 		case "SDK.COMMON.1006":
 			// EIAM uses 1006 for any invalid token parameter; in a signed
 			// call also for the timestamp and the nonce.
-			return e.subject == "" || e.subject == subjectSession || (e.subject == subjectSigned && e.signedParam() == "")
+			return e.subject == "" || e.subject == subjectSession || (e.subject == subjectSigned && e.signedParam() == "") ||
+				(e.subject == subjectSessionState && !strings.Contains(e.Message, "state_token"))
 		case "SDK.COMMON.1005", "IDAAS.SDK.PARAM.0023":
 			return true
 		}
 	case ErrSessionExpired:
 		return e.Code == "SDK.COMMON.1005"
 	case ErrStateTokenInvalid:
-		return e.subject == subjectState && (e.Code == "SDK.COMMON.1006" || e.Code == "IDAAS.SDK.PARAM.0005")
+		switch e.subject {
+		case subjectState:
+			return e.Code == "SDK.COMMON.1006" || e.Code == "IDAAS.SDK.PARAM.0005"
+		case subjectSessionState:
+			// EIAM answers both tokens with 1006; its message names the
+			// parameter ("state_token parameter error").
+			return (e.Code == "SDK.COMMON.1006" && strings.Contains(e.Message, "state_token")) || e.Code == "IDAAS.SDK.PARAM.0005"
+		}
 	case ErrSSOTicketInvalid:
 		return e.subject == subjectTicket && (e.Code == "SDK.COMMON.1006" || e.Code == "IDAAS.SDK.PARAM.0005")
 	case ErrBadCredentials:
@@ -154,6 +177,14 @@ func (e *Error) Is(target error) bool {
 		return e.Code == "SDK.LOGIN.1011" || e.Code == "IDAAS.SDK.LOGIN.0003"
 	case ErrPasswordPolicy:
 		return e.Code == "SDK.LOGIN.1012" || e.Code == "IDAAS.SDK.LOGIN.0004"
+	case ErrMFACodeInvalid:
+		return e.Code == "SDK.LOGIN.1013" || e.Code == "IDAAS.SDK.LOGIN.0005"
+	case ErrMFANotEnrolled:
+		return e.Code == "SDK.LOGIN.1014" || e.Code == "IDAAS.SDK.LOGIN.0006"
+	case ErrMFAAlreadyEnrolled:
+		return e.Code == "SDK.LOGIN.1015" || e.Code == "IDAAS.SDK.LOGIN.0007"
+	case ErrMFAUnavailable:
+		return e.Code == "SDK.LOGIN.1016" || e.Code == "IDAAS.SDK.LOGIN.0008"
 	case ErrUnknownClient:
 		return e.Code == "SDK.COMMON.1012" || e.Code == "IDAAS.SDK.PARAM.0003" || e.Code == "invalid_client"
 	case ErrSystemBusy:

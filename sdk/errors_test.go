@@ -13,7 +13,7 @@ import (
 func TestErrorIs(t *testing.T) {
 	all := []error{sdk.ErrSessionInvalid, sdk.ErrSessionExpired, sdk.ErrBadCredentials, sdk.ErrAccountLocked, sdk.ErrAccountDisabled,
 		sdk.ErrPasswordPolicy, sdk.ErrStateTokenInvalid, sdk.ErrSSOTicketInvalid, sdk.ErrUnknownClient, sdk.ErrSystemBusy, sdk.ErrInvalidToken,
-		sdk.ErrSignatureInvalid, sdk.ErrSignatureRejected}
+		sdk.ErrSignatureInvalid, sdk.ErrSignatureRejected, sdk.ErrMFACodeInvalid, sdk.ErrMFANotEnrolled, sdk.ErrMFAAlreadyEnrolled, sdk.ErrMFAUnavailable}
 	for code, want := range map[string][]error{
 		"SDK.COMMON.1006":         {sdk.ErrSessionInvalid},
 		"SDK.COMMON.1005":         {sdk.ErrSessionInvalid, sdk.ErrSessionExpired},
@@ -36,6 +36,14 @@ func TestErrorIs(t *testing.T) {
 		"invalid_token":           {sdk.ErrInvalidToken},
 		"SDK.COMMON.1004":         {sdk.ErrSignatureInvalid},
 		"IDAAS.SDK.PARAM.0006":    {sdk.ErrSignatureInvalid},
+		"SDK.LOGIN.1013":          {sdk.ErrMFACodeInvalid},
+		"IDAAS.SDK.LOGIN.0005":    {sdk.ErrMFACodeInvalid},
+		"SDK.LOGIN.1014":          {sdk.ErrMFANotEnrolled},
+		"IDAAS.SDK.LOGIN.0006":    {sdk.ErrMFANotEnrolled},
+		"SDK.LOGIN.1015":          {sdk.ErrMFAAlreadyEnrolled},
+		"IDAAS.SDK.LOGIN.0007":    {sdk.ErrMFAAlreadyEnrolled},
+		"SDK.LOGIN.1016":          {sdk.ErrMFAUnavailable},
+		"IDAAS.SDK.LOGIN.0008":    {sdk.ErrMFAUnavailable},
 		"SDK.COMMON.1001":         nil,
 		"IDAAS.SDK.PARAM.0005":    nil, // a state token or ticket; which one, the call tells
 		"invalid_request":         nil,

@@ -1,5 +1,6 @@
 // Command sesame is the Sesame identity provider: `sesame serve` runs the
-// server, `sesame keys ...` manages signing keys. This file only wires
+// server, `sesame keys ...` manages signing keys, `sesame admin create`
+// makes an administrator. This file only wires
 // flags to the internal packages.
 package main
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sesame-idp/sesame/internal/cli"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/server"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -40,6 +42,15 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root.PersistentFlags().String("config", "", "YAML configuration file")
 	config.Flags(root.PersistentFlags())
 	root.AddCommand(serveCommand(stdout, stderr, environ), keysCommand(stdout, stderr, environ))
+	root.AddCommand(adminCommand(stdout, stderr, environ))
+	// Management commands against a running server's admin API.
+	mgmt := cli.Env{Environ: environ}
+	root.AddCommand(cli.Commands(mgmt)...)
+	for _, c := range root.Commands() {
+		if c.Name() == "keys" {
+			mgmt.AddRemoteKeys(c)
+		}
+	}
 	return root
 }
 
@@ -146,7 +157,48 @@ func keysCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&listTenant, "tenant", "demo", "tenant id")
-	keys.AddCommand(rotate, list)
+	var checkTenants []string
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Verify that every published key decrypts, matches its public key, and that each algorithm has a signing key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, environ)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			km, st, err := server.OpenKeys(ctx, cfg, newLogger(cfg, stderr))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ids, err := resolveTenants(ctx, st, checkTenants)
+			if err != nil {
+				return err
+			}
+			reports, problems := make([]any, 0, len(ids)), 0
+			for _, id := range ids {
+				rep, err := km.Check(ctx, id)
+				if err != nil {
+					return fmt.Errorf("tenant %s: %w", id, err)
+				}
+				reports = append(reports, rep)
+				problems += len(rep.Problems)
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(reports); err != nil {
+				return err
+			}
+			if problems > 0 {
+				return fmt.Errorf("%d problems found", problems)
+			}
+			return nil
+		},
+	}
+	check.Flags().StringSliceVar(&checkTenants, "tenant", nil, "tenant ids (default: all tenants)")
+	keys.AddCommand(rotate, list, check)
 	return keys
 }
 

@@ -36,6 +36,7 @@ func DefaultPolicy() store.TenantPolicy {
 		PasswordWarnBefore: 7 * 24 * time.Hour,
 		PasswordMinLength:  8,
 		PasswordMaxLength:  128,
+		MFA:                store.MFAOff,
 	}
 }
 
@@ -67,6 +68,9 @@ func TenantFromConfig(c config.Tenant) store.Tenant {
 	setIf(&p.PasswordWarnBefore, c.PasswordWarnBefore)
 	if c.PasswordMinLength > 0 {
 		p.PasswordMinLength = c.PasswordMinLength
+	}
+	if c.MFA != "" {
+		p.MFA = c.MFA
 	}
 	return t
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/sesame-idp/sesame/internal/clock"
 )
 
 // Config is the whole configuration of a Sesame server.
@@ -32,6 +34,38 @@ type Config struct {
 	Log       Log       `koanf:"log"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 	RateLimit RateLimit `koanf:"rate_limit"`
+	Admin     Admin     `koanf:"admin"`
+	Audit     Audit     `koanf:"audit"`
+}
+
+// Audit configures the audit log (package audit): how long events are
+// kept, and the in-memory buffer that takes them off the request path.
+type Audit struct {
+	// Retention is how long events are kept; 0 keeps them forever.
+	Retention time.Duration `koanf:"retention"`
+	// PruneInterval is how often older events are deleted, PruneBatch
+	// events per statement.
+	PruneInterval time.Duration `koanf:"prune_interval"`
+	PruneBatch    int           `koanf:"prune_batch"`
+	// BufferSize events may wait for the database; BatchSize are stored
+	// per transaction, at the latest FlushInterval after they happened.
+	BufferSize    int           `koanf:"buffer_size"`
+	BatchSize     int           `koanf:"batch_size"`
+	FlushInterval time.Duration `koanf:"flush_interval"`
+	// FullWait is how long a request waits for room in a full buffer
+	// before its event is dropped (and counted); 0 drops at once.
+	FullWait time.Duration `koanf:"full_wait"`
+}
+
+// Admin configures administration (package admin): the system tenant,
+// which holds the administrators and their console application, answers
+// on Domain. Its issuer, and so the console's sign-in, is
+// {public_url scheme}://{Domain}[:{public_url port}]/api/v1/oauth2.
+type Admin struct {
+	// Domain is the system tenant's host name, without port. Browsers and
+	// curl resolve *.localhost to the loopback address, so the default
+	// works on a development machine; a deployment sets its own.
+	Domain string `koanf:"domain"`
 }
 
 // Server configures the HTTP listener.
@@ -53,6 +87,10 @@ type Server struct {
 	// TLSSelfSigned serves HTTPS with a certificate generated at start for
 	// the public URL's host and localhost: for development only.
 	TLSSelfSigned bool `koanf:"tls_self_signed"`
+	// PProf, when set, serves net/http/pprof on this address, which must
+	// be a loopback address (127.0.0.1:6060, [::1]:6060): profiles show
+	// internals and cost CPU, so they are opt-in and never public.
+	PProf string `koanf:"pprof"`
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -65,6 +103,11 @@ type Storage struct {
 	// QueryTimeout bounds every storage call of a request; past it the
 	// request gets the system-busy error instead of hanging.
 	QueryTimeout time.Duration `koanf:"query_timeout"`
+	// SQLiteSynchronous is full (every commit fsynced before it is
+	// answered) or normal (faster writes; the last commits can be lost in
+	// an OS crash, a power loss or a file system error). See README
+	// "Faults".
+	SQLiteSynchronous string `koanf:"sqlite_synchronous"`
 }
 
 // Secrets holds the deployment's master secret.
@@ -174,6 +217,10 @@ type Tenant struct {
 	PasswordMaxAge     time.Duration `koanf:"password_max_age"`
 	PasswordWarnBefore time.Duration `koanf:"password_warn_before"`
 	PasswordMinLength  int           `koanf:"password_min_length"`
+	// MFA is the second-factor (TOTP) policy: off (default), optional
+	// (asked of users who enrolled) or required (everyone; users enrol
+	// during their next login).
+	MFA string `koanf:"mfa"`
 
 	Applications []Application `koanf:"applications"`
 	Users        []User        `koanf:"users"`
@@ -221,13 +268,14 @@ func Defaults() Config {
 			RequestTimeout:  10 * time.Second,
 			ShutdownTimeout: 15 * time.Second,
 		},
-		Storage: Storage{Driver: "sqlite", DSN: "./sesame-data/sesame.db", QueryTimeout: 5 * time.Second},
+		Storage: Storage{Driver: "sqlite", DSN: "./sesame-data/sesame.db", QueryTimeout: 5 * time.Second, SQLiteSynchronous: "full"},
 		Keys: Keys{
 			RotationDelay:   10 * time.Minute,
 			RefreshInterval: 30 * time.Second,
 			MinRetention:    24 * time.Hour,
 		},
 		Password: Password{QueueLimit: 64, MaxWait: 2 * time.Second},
+		Admin:    Admin{Domain: "admin.localhost"},
 		Sweep:    Sweep{Interval: time.Minute, Batch: 1000},
 		SDK:      SDK{SignatureWindow: 5 * time.Minute},
 		Log:      Log{Level: "info", Format: "json"},
@@ -242,6 +290,15 @@ func Defaults() Config {
 			TokenPerClient:    RateRule{Rate: 100, Burst: 1000},
 			ExchangePerClient: RateRule{Rate: 500, Burst: 5000},
 			ExchangePerIP:     RateRule{Rate: 50, Burst: 500},
+		},
+		Audit: Audit{
+			Retention:     90 * 24 * time.Hour,
+			PruneInterval: time.Hour,
+			PruneBatch:    1000,
+			BufferSize:    4096,
+			BatchSize:     256,
+			FlushInterval: time.Second,
+			FullWait:      50 * time.Millisecond,
 		},
 	}
 }
@@ -360,12 +417,17 @@ func (c Config) Validate() error {
 		{c.Server.MaxBodyBytes < 1024, "server.max_body_bytes must be at least 1024"},
 		{(c.Server.TLSCert == "") != (c.Server.TLSKey == ""), "server.tls_cert and server.tls_key go together"},
 		{c.Server.TLSSelfSigned && c.Server.TLSCert != "", "server.tls_self_signed and server.tls_cert exclude each other"},
+		{c.Server.PProf != "" && !loopbackAddr(c.Server.PProf), "server.pprof must be a loopback address with a port (127.0.0.1:6060 or [::1]:6060)"},
 		{c.Storage.Driver != "sqlite" && c.Storage.Driver != "postgres", "storage.driver must be sqlite or postgres"},
 		{c.Storage.DSN == "", "storage.dsn is empty"},
 		{c.Storage.Driver == "postgres" && c.Secrets.KeyEncryptionKey == "", "secrets.key_encryption_key is required with storage.driver postgres: every node must share it"},
 		{c.Storage.QueryTimeout <= 0, "storage.query_timeout must be positive"},
+		{c.Storage.SQLiteSynchronous != "full" && c.Storage.SQLiteSynchronous != "normal", "storage.sqlite_synchronous must be full or normal"},
 		{c.Keys.RefreshInterval <= 0, "keys.refresh_interval must be positive"},
-		{c.Keys.RotationDelay < c.Keys.RefreshInterval, "keys.rotation_delay must be at least keys.refresh_interval, so every node publishes a new key before any node signs with it"},
+		// A node whose clock is ahead by clock.MaxSkew reaches a new key's
+		// activation that much early; every node must have loaded the key
+		// by then.
+		{c.Keys.RotationDelay < c.Keys.RefreshInterval+clock.MaxSkew, "keys.rotation_delay must be at least keys.refresh_interval plus the clock skew bound between nodes (" + clock.MaxSkew.String() + "), so every node publishes a new key before any node signs with it"},
 		{c.Sweep.Interval <= 0 || c.Sweep.Batch <= 0, "sweep.interval and sweep.batch must be positive"},
 		{c.SDK.SignatureWindow <= 0 || c.SDK.SignatureWindow > time.Hour, "sdk.signature_window must be between 0 and 1h"},
 	} {
@@ -377,6 +439,12 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.RateLimit.validate(); err != nil {
+		return err
+	}
+	if err := c.validateAdmin(); err != nil {
+		return err
+	}
+	if err := c.Audit.validate(); err != nil {
 		return err
 	}
 	return c.Bootstrap.validate()
@@ -408,6 +476,58 @@ func (r RateLimit) validate() error {
 		}
 		if !(rule.Rate >= 0.001 && rule.Rate <= 1e6) || rule.Burst < 1 || rule.Burst > 1_000_000 {
 			return fmt.Errorf("config: rate_limit.%s: rate must be 0 (off) or between 0.001 and 1e6 per second, with burst between 1 and 1000000", name)
+		}
+	}
+	return nil
+}
+
+func (a Audit) validate() error {
+	for _, check := range []struct {
+		bad bool
+		msg string
+	}{
+		// A retention under an hour is almost certainly a unit mistake
+		// ("90" read as nanoseconds) that would empty the log.
+		{a.Retention != 0 && a.Retention < time.Hour, "audit.retention must be 0 (keep forever) or at least 1h"},
+		{a.PruneInterval <= 0, "audit.prune_interval must be positive"},
+		{a.PruneBatch < 1 || a.PruneBatch > 100_000, "audit.prune_batch must be between 1 and 100000"},
+		{a.BufferSize < 16 || a.BufferSize > 1_000_000, "audit.buffer_size must be between 16 and 1000000"},
+		{a.BatchSize < 1 || a.BatchSize > 10_000 || a.BatchSize > a.BufferSize, "audit.batch_size must be between 1 and 10000 and at most audit.buffer_size"},
+		{a.FlushInterval < 10*time.Millisecond || a.FlushInterval > time.Minute, "audit.flush_interval must be between 10ms and 1m"},
+		{a.FullWait < 0 || a.FullWait > time.Second, "audit.full_wait must be between 0 and 1s"},
+	} {
+		if check.bad {
+			return errors.New("config: " + check.msg)
+		}
+	}
+	return nil
+}
+
+// loopbackAddr reports whether addr is host:port with a loopback IP host.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// validateAdmin checks admin.domain: a host name that no declared
+// tenant uses (the system tenant must own it).
+func (c Config) validateAdmin() error {
+	d := strings.ToLower(c.Admin.Domain)
+	if d == "" || strings.ContainsAny(d, "/:@ ") || len(d) > 253 {
+		return fmt.Errorf("config: admin.domain %q is not a host name (give it without a port)", c.Admin.Domain)
+	}
+	for _, t := range c.Bootstrap.Tenants {
+		if t.ID == "system" {
+			return errors.New("config: bootstrap.tenants: the tenant id \"system\" is reserved for the administrators")
+		}
+		for _, td := range t.Domains {
+			if strings.EqualFold(td, d) {
+				return fmt.Errorf("config: admin.domain %q is also a domain of tenant %q", d, t.ID)
+			}
 		}
 	}
 	return nil
@@ -470,6 +590,11 @@ func (b Bootstrap) validate() error {
 		if t.DefaultLanguage != "" && t.DefaultLanguage != "en" && t.DefaultLanguage != "zh" {
 			return fmt.Errorf("config: %s.default_language must be en or zh", where)
 		}
+		switch t.MFA {
+		case "", "off", "optional", "required":
+		default:
+			return fmt.Errorf("config: %s.mfa must be off, optional or required", where)
+		}
 		for _, d := range t.Domains {
 			d = strings.ToLower(d)
 			if d == "" || strings.ContainsAny(d, "/:@ ") {
@@ -513,6 +638,13 @@ func (b Bootstrap) validate() error {
 				web := err == nil && (u.Scheme == "http" || u.Scheme == "https")
 				if err != nil || u.Scheme == "" || u.Fragment != "" || (web && u.Host == "") {
 					return fmt.Errorf("config: %s: %q is not an absolute URI without a fragment", aw, uri)
+				}
+				// RFC 6749 §3.1.2: the query must be form-urlencoded, since it
+				// is kept when the response parameters are added; a pair that
+				// does not decode would be dropped from the redirect (found by
+				// oidc.FuzzAuthorizeRequest).
+				if _, err := url.ParseQuery(u.RawQuery); err != nil {
+					return fmt.Errorf("config: %s: the query of %q is not form-urlencoded", aw, uri)
 				}
 			}
 			for _, g := range a.GrantTypes {

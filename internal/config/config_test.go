@@ -111,11 +111,13 @@ func TestValidate(t *testing.T) {
 		{"duplicate tenant", "bootstrap: {tenants: [{id: a, domains: [a.test]}, {id: a, domains: [b.test]}]}", "declared twice"},
 		{"tenant without a domain", "bootstrap: {tenants: [{id: a}]}", "at least one domain"},
 		{"bad edition", "bootstrap: {tenants: [{id: a, domains: [a.test], edition: x}]}", "edition"},
+		{"bad mfa policy", "bootstrap: {tenants: [{id: a, domains: [a.test], mfa: always}]}", "mfa must be off, optional or required"},
 		{"domain with port", "bootstrap: {tenants: [{id: a, domains: ['a.test:80']}]}", "without a port"},
 		{"shared domain", "bootstrap: {tenants: [{id: a, domains: [x.test]}, {id: b, domains: [X.test]}]}", "also a domain"},
 		{"short secret", "bootstrap: {tenants: [{id: a, domains: [a.test], applications: [{client_id: c, client_secret: short}]}]}", "client_secret"},
 		{"bad alg", "bootstrap: {tenants: [{id: a, domains: [a.test], applications: [{client_id: c, id_token_alg: HS256}]}]}", "id_token_alg"},
 		{"bad grant", "bootstrap: {tenants: [{id: a, domains: [a.test], applications: [{client_id: c, grant_types: [password]}]}]}", "grant type"},
+		{"redirect uri query not form-urlencoded", "bootstrap: {tenants: [{id: a, domains: [a.test], applications: [{client_id: c, redirect_uris: ['https://app.test/cb?a=%zz&b=1']}]}]}", "not form-urlencoded"},
 		{"duplicate user", "bootstrap: {tenants: [{id: a, domains: [a.test], users: [{username: A}, {username: a}]}]}", "declared twice"},
 		{"unknown duration", "keys: {rotation_delay: soon}", "config"},
 	} {

@@ -11,7 +11,14 @@
 //   - current: the highest generation whose ActivatesAt has passed; it signs
 //     every new token of its algorithm;
 //   - retired: superseded by a newer current key, still published until
-//     RetainUntil, after which no token it signed can still be valid.
+//     RetainUntil, after which no token it signed can still be valid on
+//     any node (the retention includes the clock skew between nodes,
+//     Options.ClockSkew).
+//
+// Keys are added, and older ones retired, by single transactions
+// (store.Store.AddSigningKey), so a crash at any moment of a rotation
+// leaves every chain whole; Manager.Check verifies a tenant's stored keys
+// from scratch (sesame keys check).
 //
 // Private keys are never stored in clear: they are PKCS#8-encoded and
 // sealed with AES-256-GCM by a Sealer, bound to their tenant, key id and

@@ -66,6 +66,17 @@ type Options struct {
 	// the store, so that a rotation made on another node is seen here.
 	// Default DefaultRefreshInterval.
 	RefreshInterval time.Duration
+	// ClockSkew is the largest difference between the clocks of any two
+	// nodes sharing the store (clock.MaxSkew in a server; zero: none).
+	// Each node stops signing with a retired key when its own clock
+	// reaches the new key's ActivatesAt, and stops publishing it when its
+	// own clock reaches RetainUntil: a node whose clock is ahead drops the
+	// key up to ClockSkew (real time) before a node behind has stopped
+	// signing with it plus Retention. So retired keys are retained for
+	// Retention plus ClockSkew after the new key's activation, and every
+	// token a retired key signed verifies against every node's JWKS until
+	// it expires.
+	ClockSkew time.Duration
 }
 
 // KeyInfo describes a key without its secret, for admin listings.
@@ -96,6 +107,7 @@ type Manager struct {
 	rotationDelay time.Duration
 	retention     func(tenantID string) time.Duration
 	refresh       time.Duration
+	skew          time.Duration
 
 	tenants sync.Map // tenant ID → *tenantState
 }
@@ -113,6 +125,7 @@ func NewManager(st store.Store, sealer *Sealer, opts Options) *Manager {
 		rotationDelay: max(opts.RotationDelay, 0),
 		retention:     opts.Retention,
 		refresh:       opts.RefreshInterval,
+		skew:          max(opts.ClockSkew, 0),
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -294,7 +307,7 @@ func (m *Manager) EnsureKeys(ctx context.Context, tenantID string) error {
 // is given). The new key is published at once and signs from
 // now + RotationDelay; until then the current key keeps signing. Older keys
 // of the algorithm stay published until the new key's activation plus
-// Retention(tenantID). An algorithm without any key gets generation 1,
+// Retention(tenantID) plus ClockSkew. An algorithm without any key gets generation 1,
 // active at once.
 func (m *Manager) Rotate(ctx context.Context, tenantID string, algs ...string) error {
 	if len(algs) == 0 {
@@ -338,7 +351,7 @@ func (m *Manager) rotate(ctx context.Context, ts *tenantState, alg string) error
 		if list := snap.byAlg[algOrder(alg)]; len(list) > 0 {
 			gen = list[len(list)-1].rec.Generation + 1
 			activates = now.Add(m.rotationDelay)
-			retainOthers = activates.Add(max(m.retention(ts.id), 0))
+			retainOthers = activates.Add(max(m.retention(ts.id), 0) + m.skew)
 		}
 		k, _, err := sealSigningKey(m.sealer, ts.id, alg, gen, now, activates, priv)
 		if err != nil {

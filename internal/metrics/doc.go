@@ -1,5 +1,5 @@
 // Package metrics owns Sesame's Prometheus metrics: one registry per server
 // (never the global default registry), HTTP request counts and latencies by
-// route, logins and token issuance by outcome, and the password-hashing
-// queue.
+// route, logins, token issuance and audit events by outcome, and the
+// password-hashing queue.
 package metrics

@@ -18,6 +18,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
 	tokens   *prometheus.CounterVec
+	audit    *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them, with the Go runtime and
@@ -39,8 +40,11 @@ func New() *Metrics {
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sesame_tokens_issued_total", Help: "Token issuance by kind and outcome.",
 		}, []string{"kind", "outcome"}),
+		audit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sesame_audit_events_total", Help: "Audit events by outcome: stored, dropped (buffer full or writer closed), failed (the store refused them), pruned.",
+		}, []string{"outcome"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.logins, m.tokens,
+	m.registry.MustRegister(m.requests, m.latency, m.logins, m.tokens, m.audit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,5 +83,13 @@ func (m *Metrics) Login(outcome string) {
 func (m *Metrics) Token(kind, outcome string) {
 	if m != nil {
 		m.tokens.WithLabelValues(kind, outcome).Inc()
+	}
+}
+
+// Audit counts n audit events with an outcome: "stored", "dropped",
+// "failed" or "pruned".
+func (m *Metrics) Audit(outcome string, n int) {
+	if m != nil && n > 0 {
+		m.audit.WithLabelValues(outcome).Add(float64(n))
 	}
 }

@@ -22,7 +22,25 @@ type ClientCredentials struct {
 // header (Basic) or the form. The form must already be parsed. Using both
 // methods at once is refused: RFC 6749 §2.3 says a client MUST NOT use more
 // than one authentication method in a request.
+//
+// Client assertions (RFC 7521, RFC 7523: private_key_jwt and
+// client_secret_jwt) are not supported, and discovery does not list them.
+// A request carrying one is refused, never authenticated by whatever else
+// it carries: ignoring the assertion would accept a public client by its
+// bare client_id, or a secret sent beside the assertion, against RFC 6749
+// §2.3's one method per request. The error is invalid_client, as RFC 7521
+// §4.2.1 requires for a client assertion that is not accepted (and RFC 6749
+// §5.2 for an unsupported authentication method). RFC 6749 §3.2: an empty
+// parameter counts as omitted.
 func ParseClientCredentials(r *http.Request, form url.Values) (ClientCredentials, *Error) {
+	if form.Get("client_assertion") != "" || form.Get("client_assertion_type") != "" {
+		return ClientCredentials{}, NewError(ErrInvalidClient, "Client assertions (private_key_jwt, client_secret_jwt) are not supported")
+	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Authorization is not a list (RFC 9110 §11.6.2): a repeated one is
+		// ambiguous, and components may disagree on which one counts.
+		return ClientCredentials{}, NewError(ErrInvalidRequest, "The Authorization header is repeated")
+	}
 	basicID, basicSecret, hasBasic := r.BasicAuth()
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
 	if hasBasic {
@@ -53,10 +71,15 @@ func ParseClientCredentials(r *http.Request, form url.Values) (ClientCredentials
 }
 
 // BearerToken returns the token of an "Authorization: Bearer" header
-// (RFC 6750 §2.1; the scheme is case-insensitive).
+// (RFC 6750 §2.1; the scheme is case-insensitive). A repeated
+// Authorization header carries no token: it is not a list (RFC 9110
+// §11.6.2), and RFC 6750 §2 allows one token per request.
 func BearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
+	hs := r.Header.Values("Authorization")
+	if len(hs) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(hs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}
@@ -85,10 +108,30 @@ func ParseForm(r *http.Request) (url.Values, *Error) {
 	}
 	for k, v := range r.PostForm {
 		if len(v) > 1 {
-			return nil, NewError(ErrInvalidRequest, "Parameter "+k+" is repeated")
+			return nil, NewError(ErrInvalidRequest, repeatedParameter(k))
 		}
 	}
 	return r.PostForm, nil
+}
+
+// tokenSideParams are the parameters of the token-side endpoints (RFC 6749
+// §4.1.3, §4.4.2, §6; RFC 7009 §2.1; RFC 7662 §2.1; RFC 6750 §2.2; RFC
+// 7636 §4.5; RFC 7521 §4.2).
+var tokenSideParams = map[string]bool{
+	"grant_type": true, "code": true, "redirect_uri": true, "client_id": true, "client_secret": true,
+	"code_verifier": true, "refresh_token": true, "scope": true, "token": true, "token_type_hint": true,
+	"access_token": true, "client_assertion": true, "client_assertion_type": true,
+}
+
+// repeatedParameter describes a repeated parameter, naming it only when it
+// is one of the protocol's: a name the client made up is not echoed, and
+// RFC 6749 §5.2 allows only printable ASCII other than '"' and '\' in
+// error_description, which an arbitrary name need not be.
+func repeatedParameter(name string) string {
+	if tokenSideParams[name] {
+		return "Parameter " + name + " is repeated"
+	}
+	return "A parameter is repeated"
 }
 
 // ClientRequest reads a token-side request (token, introspection,

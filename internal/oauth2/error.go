@@ -3,6 +3,7 @@ package oauth2
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // Error codes of RFC 6749 §5.2 and RFC 6750 §3.1.
@@ -92,11 +93,22 @@ func WriteError(w http.ResponseWriter, e *Error) {
 
 // WriteJSON writes v with the headers every token-bearing response needs:
 // RFC 6749 §5.1 requires Cache-Control: no-store and Pragma: no-cache.
+// The answer carries its Content-Length, so that flushing it hands the
+// complete answer to the connection (without it, a flushed answer is
+// chunked and ends only when the handler returns; the token endpoint
+// flushes before confirming a rotated refresh token).
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	body, err := json.Marshal(v)
+	if err != nil {
+		w.WriteHeader(status)
+		return
+	}
+	body = append(body, '\n') // as json.Encoder ends its output
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(body)
 }

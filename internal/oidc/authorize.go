@@ -42,6 +42,10 @@ type authRequest struct {
 	LoginHint    string `json:"lh,omitempty"`
 	UILocales    string `json:"ul,omitempty"`
 	Expires      int64  `json:"e"` // Unix seconds
+	// ContinueSession is set only in the form of the recovery-codes page
+	// (see continueSubmit): the session the login that showed them
+	// created, the only one that may continue the request from there.
+	ContinueSession string `json:"cs,omitempty"`
 }
 
 // authError is an error of the authorization endpoint: with a verified
@@ -162,10 +166,15 @@ func (p *Provider) validateAuthorize(t store.Tenant, app store.Application, v ur
 		modeErr = &authError{oauth2.ErrInvalidRequest, "Unsupported response_mode"}
 	}
 	// Lengths are checked before the response mode's error is returned, so
-	// that no error echoes an oversized state.
+	// that no error echoes an oversized state. A state that is fine goes
+	// back with the error, whichever other parameter is wrong: RFC 6749
+	// §4.1.2.1 requires it, and the client needs it to match the answer
+	// to its request (found by FuzzOIDCAuthorizeRequest).
 	for _, s := range []string{req.State, req.Nonce, req.LoginHint, req.UILocales} {
 		if len(s) > maxParam || !plainText(s) {
-			req.State = "" // never echo an oversized or binary value
+			if len(req.State) > maxParam || !plainText(req.State) {
+				req.State = "" // never echo an oversized or binary value
+			}
 			return req, &authError{oauth2.ErrInvalidRequest, "A parameter is too long or not text"}
 		}
 	}

@@ -10,6 +10,13 @@
 // login, held by the browser in an HTTP-only cookie, which is what gives
 // single sign-on across a tenant's applications.
 //
+// Refresh-token rotation survives a crash between the rotation's commit and
+// its answer: successors are derived from the presented token, stored
+// pending, and confirmed once the answer has been flushed to the
+// connection; a used token whose successor is still pending is the
+// client's retry and gets that successor, instead of being taken for reuse
+// (store.RefreshDeliveryStore).
+//
 // Protocol errors are *oauth2.Error values written by oauth2.WriteError
 // (token-side endpoints) or sent back to a verified redirect URI
 // (authorization endpoint); a request whose client or redirect URI cannot

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/oauth2"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -236,13 +237,20 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	rt, err := p.Store.RefreshTokenByHash(ctx, t.ID, p.Hasher.Hash(purposeRefresh, tok), now)
 	switch {
 	case err == nil && rt.ClientID == app.ClientID:
-		_, err = p.Store.RevokeGrant(ctx, t.ID, rt.GrantID)
+		var n int64
+		if n, err = p.Store.RevokeGrant(ctx, t.ID, rt.GrantID); err == nil {
+			p.auditGrantRevoked(ctx, t, app.ClientID, app.ClientID, rt.UserID, rt.GrantID, "client_revocation", n)
+		}
 	case err == nil || errors.Is(err, store.ErrNotFound):
 		err = nil
 		var at store.AccessToken
 		if at, err = p.AccessTokens.Authenticate(ctx, t, tok); err == nil && at.ClientID == app.ClientID {
 			h, _, _ := p.AccessTokens.StorageHash(ctx, t, tok)
-			err = p.Store.DeleteAccessToken(ctx, t.ID, h)
+			if err = p.Store.DeleteAccessToken(ctx, t.ID, h); err == nil {
+				p.record(ctx, t, audit.TypeTokenRevoked, app.ClientID, "application:"+app.ClientID, map[string]string{
+					"client_id": app.ClientID, "user_id": at.UserID, "reason": "client_revocation", "tokens": "access_token",
+				})
+			}
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			err = nil
@@ -275,7 +283,11 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	// answered as busy and the cookie is kept.
 	sess, _, ok, err := p.browserSession(r, t)
 	if err == nil && ok {
-		err = p.Sessions.EndSession(r.Context(), t, sess.ID)
+		if err = p.Sessions.EndSession(r.Context(), t, sess.ID); err == nil {
+			p.record(r.Context(), t, audit.TypeSessionRevoked, sess.UserID, "session:"+sess.ID, map[string]string{
+				"client_id": sess.ClientID, "user_id": sess.UserID, "reason": "logout", "channel": "hosted",
+			})
+		}
 	}
 	if err != nil {
 		p.Logger.ErrorContext(r.Context(), "ending a browser session failed", "err", err)
@@ -338,21 +350,31 @@ func (p *Provider) logoutTargetAllowed(r *http.Request, t store.Tenant, q url.Va
 }
 
 // idTokenHintClient verifies an id_token this tenant issued (an expired
-// one is fine as a hint) and returns its audience.
+// one is fine as a hint) and returns its audience. Only what the tenant's
+// id_tokens are passes: a compact JWS (oauth2.CompactJWS) whose header
+// names the signing key and exactly that key's algorithm (RFC 8725 §3.1)
+// and has typ "JWT", which idtoken.Minter always sets. The type check keeps
+// the tenant's JWT access tokens (typ "at+jwt", signed with the same keys
+// and with the client as aud) from serving as hints (RFC 8725 §3.11;
+// found by FuzzIDTokenHint).
 func (p *Provider) idTokenHintClient(r *http.Request, t store.Tenant, hint string) (string, bool) {
-	if len(hint) > 8192 {
+	if len(hint) > 8192 || !oauth2.CompactJWS(hint) {
 		return "", false
 	}
 	jws, err := jose.ParseSigned(hint, []jose.SignatureAlgorithm{jose.RS256, jose.RS512, jose.ES256, jose.EdDSA})
 	if err != nil || len(jws.Signatures) != 1 {
 		return "", false
 	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "JWT") {
+		return "", false
+	}
 	set, err := p.Keys.PublicKeys(r.Context(), t.ID)
 	if err != nil {
 		return "", false
 	}
-	ks := set.Key(jws.Signatures[0].Protected.KeyID)
-	if len(ks) != 1 {
+	ks := set.Key(h.KeyID)
+	if len(ks) != 1 || ks[0].Algorithm != h.Algorithm {
 		return "", false
 	}
 	payload, err := jws.Verify(ks[0])

@@ -143,10 +143,17 @@ func (p *Provider) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) renderPassword(w http.ResponseWriter, r *http.Request, t store.Tenant, req authRequest, lang, stateToken string, expired bool, errMsg string, status int) {
-	p.render(w, status, "password", pageData{
+	p.render(w, status, "password", p.passwordPage(w, r, t, req, lang, stateToken, expired, errMsg, nil), req.RedirectURI)
+}
+
+// passwordPage is the data of the password-expiry page; recoveryCodes are
+// those of an enrolment that the second-factor step just confirmed.
+func (p *Provider) passwordPage(w http.ResponseWriter, r *http.Request, t store.Tenant, req authRequest, lang, stateToken string, expired bool, errMsg string, recoveryCodes []string) pageData {
+	return pageData{
 		Lang: lang, Error: errMsg, CSRF: p.csrfToken(w, r), Request: p.sealRequest(req),
 		StateToken: stateToken, Expired: expired, MinLength: max(t.Policy.PasswordMinLength, 1),
-	}, req.RedirectURI)
+		RecoveryCodes: recoveryCodes,
+	}
 }
 
 // afterLogin continues the authorization request after a login step.
@@ -173,19 +180,41 @@ func (p *Provider) afterLogin(w http.ResponseWriter, r *http.Request, t store.Te
 	}
 	switch res.Status {
 	case session.StatusPasswordWarn, session.StatusPasswordExpired:
-		p.renderPassword(w, r, t, req, lang, res.StateToken, res.Status == session.StatusPasswordExpired, "", http.StatusOK)
+		p.render(w, http.StatusOK, "password", p.passwordPage(w, r, t, req, lang, res.StateToken, res.Status == session.StatusPasswordExpired, "", res.RecoveryCodes), req.RedirectURI)
+		return
+	case session.StatusMFARequired:
+		p.renderMFA(w, r, req, lang, res, "", http.StatusOK)
 		return
 	}
-	// A new login replaces the browser's previous session.
+	sess, u, ok := p.startBrowserSession(w, r, t, res)
+	if !ok {
+		p.renderLogin(w, r, t, app, req, lang, texts[lang]["busy"], http.StatusServiceUnavailable)
+		return
+	}
+	if len(res.RecoveryCodes) > 0 {
+		// The login enrolled the user: the recovery codes are shown this
+		// once, and the browser continues from their page.
+		req.ContinueSession = sess.ID
+		p.renderRecovery(w, r, req, lang, res.RecoveryCodes)
+		return
+	}
+	p.issueCode(w, r, t, req, sess, u)
+}
+
+// startBrowserSession makes the session of a successful login the
+// browser's: it ends the browser's previous session (a new login replaces
+// it) and sets the session cookie.
+func (p *Provider) startBrowserSession(w http.ResponseWriter, r *http.Request, t store.Tenant, res session.LoginResult) (store.Session, store.User, bool) {
 	if old, oerr := r.Cookie(sessionCookie); oerr == nil {
 		if sess, _, ok, _ := p.Sessions.BrowserSession(r.Context(), t, old.Value); ok {
-			_ = p.Sessions.EndSession(r.Context(), t, sess.ID)
+			if p.Sessions.EndSession(r.Context(), t, sess.ID) == nil {
+				p.auditReplaced(r.Context(), t, sess)
+			}
 		}
 	}
 	sess, u, ok, serr := p.Sessions.BrowserSession(r.Context(), t, res.SessionToken)
 	if serr != nil || !ok {
-		p.renderLogin(w, r, t, app, req, lang, texts[lang]["busy"], http.StatusServiceUnavailable)
-		return
+		return sess, u, false
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: res.SessionToken, Path: "/",
@@ -193,7 +222,7 @@ func (p *Provider) afterLogin(w http.ResponseWriter, r *http.Request, t store.Te
 		MaxAge:   int(sess.ExpiresAt.Sub(p.Now()) / time.Second),
 		HttpOnly: true, Secure: p.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})
-	p.issueCode(w, r, t, req, sess, u)
+	return sess, u, true
 }
 
 // sdkMessage renders a login error with the SDK catalogue's message, in

@@ -42,27 +42,50 @@ var texts = map[string]map[string]string{
 		"signedout":    "You have been signed out.",
 		"signedoutttl": "Signed out",
 		"badlogout":    "You have been signed out, but the address to return to is not registered for the application.",
+		// Second factor (TOTP).
+		"mfatitle":      "Two-step verification",
+		"mfaprompt":     "Enter the 6-digit code from your authenticator app, or one of your recovery codes.",
+		"mfacode":       "Verification code or recovery code",
+		"verify":        "Verify",
+		"enroltitle":    "Set up two-step verification",
+		"enrolprompt":   "Add this account to an authenticator app (such as Google Authenticator or Microsoft Authenticator): enter the key below, or open the link on the device with the app. Then enter the 6-digit code the app shows.",
+		"enrolkey":      "Key",
+		"enrollink":     "Open in the authenticator app",
+		"enrolcode":     "Code from the app",
+		"recoverytitle": "Save your recovery codes",
+		"recoverynote":  "Each code signs you in once if you lose your authenticator. Keep them somewhere safe: they are shown only now.",
 	},
 	"zh": {
-		"title":        "登录",
-		"signin":       "登录",
-		"username":     "用户名、邮箱或手机号",
-		"password":     "密码",
-		"warn":         "您的密码即将过期",
-		"expired":      "您的密码已过期",
-		"policy":       "请设置新密码。最小长度:",
-		"newpassword":  "新密码",
-		"change":       "修改密码",
-		"skip":         "暂不修改",
-		"continue":     "继续",
-		"error":        "出现错误",
-		"badrequest":   "登录请求无效。请返回应用后重试。",
-		"staleform":    "登录页面已过期,请重新登录。",
-		"csrf":         "无法验证表单。请刷新页面后重试。",
-		"busy":         "系统繁忙,请稍后再试",
-		"signedout":    "您已退出登录。",
-		"signedoutttl": "已退出",
-		"badlogout":    "您已退出登录,但要返回的地址未在应用中注册。",
+		"title":         "登录",
+		"signin":        "登录",
+		"username":      "用户名、邮箱或手机号",
+		"password":      "密码",
+		"warn":          "您的密码即将过期",
+		"expired":       "您的密码已过期",
+		"policy":        "请设置新密码。最小长度:",
+		"newpassword":   "新密码",
+		"change":        "修改密码",
+		"skip":          "暂不修改",
+		"continue":      "继续",
+		"error":         "出现错误",
+		"badrequest":    "登录请求无效。请返回应用后重试。",
+		"staleform":     "登录页面已过期,请重新登录。",
+		"csrf":          "无法验证表单。请刷新页面后重试。",
+		"busy":          "系统繁忙,请稍后再试",
+		"signedout":     "您已退出登录。",
+		"signedoutttl":  "已退出",
+		"badlogout":     "您已退出登录,但要返回的地址未在应用中注册。",
+		"mfatitle":      "两步验证",
+		"mfaprompt":     "请输入身份验证器应用中显示的 6 位验证码,或一个恢复码。",
+		"mfacode":       "验证码或恢复码",
+		"verify":        "验证",
+		"enroltitle":    "设置两步验证",
+		"enrolprompt":   "请将此账号添加到身份验证器应用(如 Google Authenticator 或 Microsoft Authenticator):输入下面的密钥,或在装有该应用的设备上打开链接。然后输入应用显示的 6 位验证码。",
+		"enrolkey":      "密钥",
+		"enrollink":     "在身份验证器应用中打开",
+		"enrolcode":     "应用中的验证码",
+		"recoverytitle": "保存您的恢复码",
+		"recoverynote":  "如果丢失身份验证器,每个恢复码可用于登录一次。请妥善保存:恢复码仅显示这一次。",
 	},
 }
 
@@ -77,6 +100,12 @@ type pageData struct {
 	Expired    bool
 	MinLength  int
 	StateToken string
+
+	// Second factor: the secret of an enrolment (grouped for reading),
+	// its otpauth:// URI, and the recovery codes of a confirmed one.
+	EnrolSecret   string
+	EnrolURI      template.URL
+	RecoveryCodes []string
 
 	Heading, Message string
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/idtoken"
 	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/metrics"
@@ -21,6 +22,7 @@ import (
 type Store interface {
 	store.Store
 	store.OAuthStore
+	store.RefreshDeliveryStore
 }
 
 // Lifetimes fixed by the contract (§8).
@@ -50,6 +52,9 @@ type Provider struct {
 	// Limits are the rate limits of the login form and the token
 	// endpoint; nil means none.
 	Limits *ratelimit.Guard
+	// Audit receives token issuance, revocation and logout events; nil
+	// records nothing. (Logins are recorded by Sessions.)
+	Audit audit.Recorder
 
 	csrf *http.CrossOriginProtection
 }
@@ -65,6 +70,8 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/oauth2/authorize", p.authorize)
 	mux.HandleFunc("POST /api/v1/oauth2/login", p.loginSubmit)
 	mux.HandleFunc("POST /api/v1/oauth2/login/password", p.passwordSubmit)
+	mux.HandleFunc("POST /api/v1/oauth2/login/mfa", p.mfaSubmit)
+	mux.HandleFunc("POST /api/v1/oauth2/login/continue", p.continueSubmit)
 	mux.HandleFunc("POST /api/v1/oauth2/token", p.CORS(p.token))
 	mux.HandleFunc("GET /api/v1/oauth2/userinfo", p.CORS(p.userinfo))
 	mux.HandleFunc("POST /api/v1/oauth2/userinfo", p.CORS(p.userinfo))

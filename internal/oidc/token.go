@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/audit"
+	"github.com/sesame-idp/sesame/internal/clock"
 	"github.com/sesame-idp/sesame/internal/idtoken"
 	"github.com/sesame-idp/sesame/internal/oauth2"
 	"github.com/sesame-idp/sesame/internal/ratelimit"
@@ -23,6 +25,13 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+
+	// pending is the hash of a rotated refresh token stored pending, to
+	// be confirmed once this answer has been handed to the connection.
+	pending []byte
+	// userID and sessionID name the user and session a user's tokens
+	// were issued for, for the audit log.
+	userID, sessionID string
 }
 
 // token serves POST /api/v1/oauth2/token (RFC 6749 §3.2, seed 003).
@@ -62,7 +71,35 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Metrics.Token("access_token", "issued")
+	p.auditIssued(r.Context(), t, app, form.Get("grant_type"), res)
 	oauth2.WriteJSON(w, http.StatusOK, res)
+	if res.pending != nil {
+		p.confirmRefresh(w, r, t.ID, res.pending)
+	}
+}
+
+// confirmRefresh marks a rotated refresh token as delivered once the
+// answer carrying it has left the process (see store.RefreshDeliveryStore):
+// the answer is flushed to the connection first, so that a crash before
+// the confirmation leaves the token pending and the client's retry is
+// answered rather than taken for reuse. If the flush fails the client did
+// not get the token, and it stays pending for the retry. A writer that
+// cannot flush (ErrNotSupported) writes when the handler returns; the
+// token is confirmed anyway, as it would have been without this check.
+func (p *Provider) confirmRefresh(w http.ResponseWriter, r *http.Request, tenantID string, h []byte) {
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		p.Logger.InfoContext(r.Context(), "refresh token answer not delivered; the token stays pending for the client's retry", "tenant", tenantID, "err", err)
+		return
+	}
+	// The client may hang up once it has the answer: the confirmation
+	// must not be cancelled with its request.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := p.Store.ConfirmRefreshToken(ctx, tenantID, h); err != nil {
+		// The token stays pending: a retry of its parent would still be
+		// answered with it until it is used or expires.
+		p.Logger.WarnContext(ctx, "confirming a delivered refresh token failed", "tenant", tenantID, "err", err)
+	}
 }
 
 // TooManyRequests is the answer of an OAuth endpoint refused by a rate
@@ -90,6 +127,9 @@ func (p *Provider) codeGrant(ctx context.Context, t store.Tenant, app store.Appl
 		// RFC 6749 §4.1.2: a code used twice revokes what it issued.
 		n, rerr := p.Store.RevokeGrant(ctx, t.ID, c.GrantID)
 		p.Logger.WarnContext(ctx, "authorization code replayed: grant revoked", "tenant", t.ID, "client", c.ClientID, "revoked", n, "err", rerr)
+		if rerr == nil {
+			p.auditGrantRevoked(ctx, t, audit.ActorSystem, c.ClientID, c.UserID, c.GrantID, "code_replay", n)
+		}
 		return tokenResponse{}, invalidCode
 	case errors.Is(err, store.ErrNotFound):
 		return tokenResponse{}, invalidCode
@@ -156,14 +196,35 @@ func (p *Provider) refreshGrant(ctx context.Context, t store.Tenant, app store.A
 		}
 		scope = req
 	}
-	next := secret.NewToken()
-	old, err := p.Store.RotateRefreshToken(ctx, t.ID, h, p.Hasher.Hash(purposeRefresh, next), now, now.Add(app.RefreshTokenTTL))
+	// The successor is derived from the presented token (as session
+	// tokens are, secret.Hasher.Successor), so that a retry of a rotation
+	// whose answer was lost can be answered with the same token although
+	// only hashes are stored.
+	next := p.Hasher.Successor(purposeRefresh, presented)
+	nextHash := p.Hasher.Hash(purposeRefresh, next)
+	old, err := p.Store.RotateRefreshTokenPending(ctx, t.ID, h, nextHash, now, now.Add(app.RefreshTokenTTL))
 	switch {
 	case errors.Is(err, store.ErrReused):
+		// A used token whose successor is still pending was rotated by a
+		// request whose answer never left the server (it crashed or
+		// failed after the commit): this is the client's retry, and it
+		// gets the successor it was never given. The successor is
+		// confirmed with this answer, so the token works exactly once.
+		retry, perr := p.undelivered(ctx, t.ID, old.GrantID, nextHash, now)
+		if perr != nil {
+			return tokenResponse{}, oauth2.Busy(perr)
+		}
+		if retry {
+			p.Logger.InfoContext(ctx, "refresh token retried after an undelivered answer: same successor", "tenant", t.ID, "client", old.ClientID)
+			break
+		}
 		// RFC 9700 §4.14.2: reuse of a rotated refresh token means it
 		// leaked; the whole family is revoked.
 		n, rerr := p.Store.RevokeGrant(ctx, t.ID, old.GrantID)
 		p.Logger.WarnContext(ctx, "refresh token reused: family revoked", "tenant", t.ID, "client", old.ClientID, "revoked", n, "err", rerr)
+		if rerr == nil {
+			p.auditGrantRevoked(ctx, t, audit.ActorSystem, old.ClientID, old.UserID, old.GrantID, "refresh_reuse", n)
+		}
 		return tokenResponse{}, invalid
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRevoked):
 		// ErrRevoked: the family was revoked while it was rotated.
@@ -181,8 +242,49 @@ func (p *Provider) refreshGrant(ctx context.Context, t store.Tenant, app store.A
 	if oerr != nil {
 		return tokenResponse{}, oerr
 	}
-	res.RefreshToken = next
+	res.RefreshToken, res.pending = next, nextHash
 	return res, nil
+}
+
+// confirmWait bounds how long a presented used token waits for the
+// request that rotated it to confirm its answer. That request confirms
+// within milliseconds of handing its answer over, so a successor still
+// pending after confirmWait belongs to a request that died or failed.
+const confirmWait = 2 * time.Second
+
+// undelivered reports whether the successor nextHash of a used refresh
+// token was never handed to the client, so that presenting the used token
+// again is a retry and not reuse. A successor that is pending may belong
+// to a request that is still answering (a client that received the answer
+// could present the old token before the confirmation lands): it is waited
+// for, up to confirmWait, unless it is older than confirmWait plus the
+// clock skew between nodes.
+func (p *Provider) undelivered(ctx context.Context, tenantID, grantID string, nextHash []byte, now time.Time) (bool, error) {
+	// The wait is for another request's progress, so it is measured on a
+	// real timer, not on p.Now (which tests may hold still).
+	deadline := time.NewTimer(confirmWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		succ, err := p.Store.PendingRefreshToken(ctx, tenantID, grantID, nextHash, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil // delivered or used: reuse
+		}
+		if err != nil {
+			return false, err
+		}
+		if now.Sub(succ.CreatedAt) > confirmWait+clock.MaxSkew {
+			return true, nil
+		}
+		select {
+		case <-deadline.C:
+			return true, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // clientCredentialsGrant issues an application token (RFC 6749 §4.4).
@@ -226,7 +328,8 @@ func (p *Provider) issueTokens(ctx context.Context, t store.Tenant, app store.Ap
 	if err != nil {
 		return tokenResponse{}, oauth2.Busy(err)
 	}
-	res := tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(app.AccessTokenTTL / time.Second), Scope: g.scope}
+	res := tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(app.AccessTokenTTL / time.Second), Scope: g.scope,
+		userID: u.ID, sessionID: g.sessionID}
 	if oauth2.HasScope(g.scope, "openid") {
 		alg := app.IDTokenAlg
 		res.IDToken, err = p.IDTokens.Mint(ctx, t.ID, alg, app.IDTokenTTL, idtoken.Claims{

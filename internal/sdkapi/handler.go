@@ -40,9 +40,10 @@ type limited struct{ d ratelimit.Decision }
 func (e *limited) Error() string { return "rate limited" }
 func (e *limited) Unwrap() error { return sdkerror.New(sdkerror.TooManyRequests) }
 
-// Mount registers the SDK routes. MFA (…/login/state/mfa) is registered
-// only when TOTP exists; until then no login answers MFA_REQUIRED.
+// Mount registers the SDK routes, the second factor's included (see
+// mountMFA).
 func (h *Handler) Mount(mux *http.ServeMux) {
+	h.mountMFA(mux)
 	mux.HandleFunc("POST /api/v2/sdk/login", h.serve(h.login(false)))
 	mux.HandleFunc("POST /api/v2/sdk/login/auth", h.serve(h.login(true)))
 	mux.HandleFunc("POST /api/v2/sdk/login/state/skip", h.serve(h.skip))
@@ -148,10 +149,15 @@ type loginResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 	StateToken   string `json:"state_token,omitempty"`
 	Data         string `json:"data,omitempty"`
+	// MFAEnrollment comes with MFA_REQUIRED when the user enrols with
+	// this login; RecoveryCodes with the answer that confirms it.
+	MFAEnrollment *enrollmentWire `json:"mfa_enrollment,omitempty"`
+	RecoveryCodes []string        `json:"recovery_codes,omitempty"`
 }
 
 func toLoginResponse(res session.LoginResult) loginResponse {
-	out := loginResponse{Status: res.Status, SessionToken: res.SessionToken, IDToken: res.IDToken, StateToken: res.StateToken, Data: res.Data}
+	out := loginResponse{Status: res.Status, SessionToken: res.SessionToken, IDToken: res.IDToken, StateToken: res.StateToken, Data: res.Data,
+		MFAEnrollment: toEnrollmentWire(res.MFAEnrollment), RecoveryCodes: res.RecoveryCodes}
 	if res.Status == session.StatusSuccess {
 		out.Expire = &res.Expire
 	}

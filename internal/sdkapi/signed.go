@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/clock"
 	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
 	"github.com/sesame-idp/sesame/internal/secret"
@@ -35,7 +36,7 @@ type Signed struct {
 	Now    func() time.Time
 	// Window is how far a signature's timestamp may be from the server's
 	// clock (see GET /api/v2/sdk/server-date); nonces are remembered that
-	// long.
+	// long after their timestamp, plus clock.MaxSkew.
 	Window time.Duration
 
 	mu    sync.Mutex
@@ -140,8 +141,10 @@ func (s *Signed) open(ctx context.Context, t store.Tenant, app store.Application
 		return "", sdkerror.New(sdkerror.ParamInvalid, "timestamp")
 	}
 	// Remember the nonce until the signature could no longer pass the
-	// timestamp check anyway.
-	err = s.Store.UseNonce(ctx, t.ID, app.ClientID, s.Hasher.Hash("signature_nonce", nonce), now, signedAt.Add(s.Window))
+	// timestamp check anyway, on any node: a node whose clock is behind
+	// accepts the timestamp up to clock.MaxSkew after a node ahead would
+	// sweep a nonce kept only for the window.
+	err = s.Store.UseNonce(ctx, t.ID, app.ClientID, s.Hasher.Hash("signature_nonce", nonce), now, signedAt.Add(s.Window+clock.MaxSkew))
 	if errors.Is(err, store.ErrReused) {
 		return "", sdkerror.New(sdkerror.ParamInvalid, "nonce")
 	}

@@ -46,6 +46,17 @@ const (
 	// TooManyRequests: a rate limit refused the request (HTTP 429, with
 	// Retry-After); the code is this product's, in the vendor's pattern.
 	TooManyRequests
+	// MFACodeInvalid: a TOTP or recovery code is wrong, was used already,
+	// or is a replay of an accepted one (RFC 6238 §5.2).
+	MFACodeInvalid
+	// MFANotEnrolled: the account has no TOTP authenticator to use or
+	// remove.
+	MFANotEnrolled
+	// MFAAlreadyEnrolled: the account has a TOTP authenticator already;
+	// remove it first.
+	MFAAlreadyEnrolled
+	// MFAUnavailable: the tenant's MFA policy is off.
+	MFAUnavailable
 
 	kindEnd // must stay last
 )
@@ -102,6 +113,12 @@ var (
 		SystemBusy:       {"SDK.COMMON.1008", 500, "System busy, please try again later", "系统繁忙,请稍后再试"},
 		SignatureInvalid: {"SDK.COMMON.1004", 400, "Signature decryption error", "签名解密错误"},
 		TooManyRequests:  {"SDK.COMMON.1015", 429, "Too many requests, please try again later", "请求过于频繁,请稍后再试"},
+		// Second factor (TOTP): this product's codes, in the vendor's
+		// SDK.LOGIN pattern.
+		MFACodeInvalid:     {"SDK.LOGIN.1013", 400, "Invalid verification code", "验证码错误"},
+		MFANotEnrolled:     {"SDK.LOGIN.1014", 400, "Two-factor authentication is not set up for this account", "该账号未设置双因素认证"},
+		MFAAlreadyEnrolled: {"SDK.LOGIN.1015", 400, "Two-factor authentication is already set up for this account", "该账号已设置双因素认证"},
+		MFAUnavailable:     {"SDK.LOGIN.1016", 400, "Two-factor authentication is not enabled for this tenant", "该租户未启用双因素认证"},
 	}
 	ciam = map[Kind]entry{
 		ParamMissing:     {"IDAAS.SDK.PARAM.0001", 400, "Parameter {0} cannot be empty", "参数{0}不能为空"},
@@ -116,9 +133,13 @@ var (
 		AccountDisabled:  {"IDAAS.SDK.LOGIN.0003", 400, "The account has been disabled", "账号已被禁用"},
 		PasswordPolicy:   {"IDAAS.SDK.LOGIN.0004", 400, "The new password does not meet the password policy", "新密码不符合密码策略"},
 		// Contract §6: the vendor documents this one as 400 in CIAM.
-		SystemBusy:       {"IDAAS.SDK.COM.0002", 400, "System busy, please try again later", "系统繁忙,请稍后再试"},
-		SignatureInvalid: {"IDAAS.SDK.PARAM.0006", 400, "Signature decryption error", "签名解密错误"},
-		TooManyRequests:  {"IDAAS.SDK.COM.0003", 429, "Too many requests, please try again later", "请求过于频繁,请稍后再试"},
+		SystemBusy:         {"IDAAS.SDK.COM.0002", 400, "System busy, please try again later", "系统繁忙,请稍后再试"},
+		SignatureInvalid:   {"IDAAS.SDK.PARAM.0006", 400, "Signature decryption error", "签名解密错误"},
+		TooManyRequests:    {"IDAAS.SDK.COM.0003", 429, "Too many requests, please try again later", "请求过于频繁,请稍后再试"},
+		MFACodeInvalid:     {"IDAAS.SDK.LOGIN.0005", 400, "Invalid verification code", "验证码错误"},
+		MFANotEnrolled:     {"IDAAS.SDK.LOGIN.0006", 400, "Two-factor authentication is not set up for this account", "该账号未设置双因素认证"},
+		MFAAlreadyEnrolled: {"IDAAS.SDK.LOGIN.0007", 400, "Two-factor authentication is already set up for this account", "该账号已设置双因素认证"},
+		MFAUnavailable:     {"IDAAS.SDK.LOGIN.0008", 400, "Two-factor authentication is not enabled for this tenant", "该租户未启用双因素认证"},
 	}
 	// ciamMissing are the CIAM codes for two parameters the vendor gives
 	// codes of their own (contract §6, seed 001).

@@ -63,6 +63,9 @@ func TestRender(t *testing.T) {
 		{New(AccountLocked, "14", "59"), "eiam", false, 400, "SDK.LOGIN.1003", "The user has been locked due to too many unsuccessful login attempts. It will be unlocked in 14 minutes and 59 seconds"},
 		{Busy(errors.New("db down")), "eiam", false, 500, "SDK.COMMON.1008", "System busy, please try again later"},
 		{Busy(errors.New("db down")), "ciam", true, 400, "IDAAS.SDK.COM.0002", "系统繁忙,请稍后再试"},
+		{New(MFACodeInvalid), "eiam", false, 400, "SDK.LOGIN.1013", "Invalid verification code"},
+		{New(MFACodeInvalid), "ciam", true, 400, "IDAAS.SDK.LOGIN.0005", "验证码错误"},
+		{New(MFAUnavailable), "ciam", false, 400, "IDAAS.SDK.LOGIN.0008", "Two-factor authentication is not enabled for this tenant"},
 	} {
 		status, code, msg := test.err.Render(test.edition, test.zh)
 		if status != test.status || code != test.code || msg != test.msg {

@@ -64,3 +64,51 @@ func (c *cachedStore) UpsertApplication(ctx context.Context, a store.Application
 	c.mu.Unlock()
 	return err
 }
+
+// forget drops the local entry of an application.
+func (c *cachedStore) forget(tenantID, clientID string) {
+	c.mu.Lock()
+	delete(c.apps, [2]string{tenantID, clientID})
+	c.mu.Unlock()
+}
+
+// The admin API's application writes (store.AdminStore) also drop the
+// local entry at once.
+
+// CreateApplication writes through and drops the local entry.
+func (c *cachedStore) CreateApplication(ctx context.Context, a store.Application) error {
+	defer c.forget(a.TenantID, a.ClientID)
+	return c.Store.CreateApplication(ctx, a)
+}
+
+// UpdateApplication writes through and drops the local entry.
+func (c *cachedStore) UpdateApplication(ctx context.Context, a store.Application) error {
+	defer c.forget(a.TenantID, a.ClientID)
+	return c.Store.UpdateApplication(ctx, a)
+}
+
+// SetApplicationSecret writes through and drops the local entry.
+func (c *cachedStore) SetApplicationSecret(ctx context.Context, tenantID, clientID string, secretHash []byte, now time.Time) error {
+	defer c.forget(tenantID, clientID)
+	return c.Store.SetApplicationSecret(ctx, tenantID, clientID, secretHash, now)
+}
+
+// DeleteApplication writes through and drops the local entry.
+func (c *cachedStore) DeleteApplication(ctx context.Context, tenantID, clientID string) error {
+	defer c.forget(tenantID, clientID)
+	return c.Store.DeleteApplication(ctx, tenantID, clientID)
+}
+
+// DeleteTenant writes through and drops the tenant's entries.
+func (c *cachedStore) DeleteTenant(ctx context.Context, id string) error {
+	defer func() {
+		c.mu.Lock()
+		for k := range c.apps {
+			if k[0] == id {
+				delete(c.apps, k)
+			}
+		}
+		c.mu.Unlock()
+	}()
+	return c.Store.DeleteTenant(ctx, id)
+}

@@ -395,7 +395,8 @@ func TestAuthorizeNegative(t *testing.T) {
 			{name: "max_age not a number", kv: []string{"max_age", "1h"}, err: "invalid_request"},
 			{name: "oversized state is not echoed", kv: []string{"state", long}, err: "invalid_request", state: "-"},
 			{name: "oversized state with bad response_mode is not echoed", kv: []string{"state", long, "response_mode", "fragment"}, err: "invalid_request", state: "-"},
-			{name: "oversized nonce", kv: []string{"nonce", long}, err: "invalid_request", state: "-"},
+			// RFC 6749 §4.1.2.1: a valid state comes back with the error.
+			{name: "oversized nonce, the state comes back", kv: []string{"nonce", long}, err: "invalid_request"},
 			{name: "prompt none without a session", kv: []string{"prompt", "none"}, fresh: true, err: "login_required"},
 			{name: "prompt none, session too old for max_age", kv: []string{"prompt", "none", "max_age", "0"}, err: "login_required"},
 			{name: "request object", kv: []string{"request", "eyJhbGciOiJub25lIn0.eyJyZWRpcmVjdF91cmkiOiJodHRwOi8vZXZpbC50ZXN0LyJ9."}, err: "request_not_supported"},
@@ -580,6 +581,22 @@ func TestTokenEndpointNegative(t *testing.T) {
 			{"bearer scheme instead of client auth", func() (http.Header, url.Values) {
 				return headers("Authorization", "Bearer abc"), codeForm(plainCode(), "client_secret", "")
 			}, "", 401, "invalid_client"},
+			// Client assertions (RFC 7523 private_key_jwt) are not supported:
+			// refused with invalid_client (RFC 7521 §4.2.1), never ignored in
+			// favour of the other credentials (found by FuzzClientRequest).
+			{"public client with a client assertion", func() (http.Header, url.Values) {
+				return nil, codeForm(pkceCode(), "client_id", "acme-spa", "client_secret", "", "code_verifier", verifier,
+					"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", "eyJhbGciOiJub25lIn0.e30.")
+			}, "", 401, "invalid_client"},
+			{"client assertion beside a valid secret", func() (http.Header, url.Values) {
+				return nil, codeForm(plainCode(), "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+					"client_assertion", "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhY21lLXdlYiJ9.c2ln")
+			}, "", 401, "invalid_client"},
+			{"two Authorization headers", func() (http.Header, url.Values) {
+				h := negBasic("acme-web", st.Secret)
+				h.Add("Authorization", "Bearer abc")
+				return h, codeForm(plainCode(), "client_id", "", "client_secret", "")
+			}, "", 400, "invalid_request"},
 			// The request itself (RFC 6749 §3.2, §5.2).
 			{"unsupported grant_type password", func() (http.Header, url.Values) {
 				return nil, negVals("grant_type", "password", "username", "alice", "password", st.Password, "client_id", "acme-web", "client_secret", st.Secret)

@@ -647,7 +647,7 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	eachBackend(t, func(t *testing.T, backend string) {
-		e := st.New(t, backend, passwordExpiry)
+		e := st.New(t, backend, passwordExpiry, mfaTenants)
 		v := &validator{t: t, c: c, base: e.Client.Transport, hits: map[string]int{}}
 		e.Client.Transport = v
 		x := &oapi{t: t, e: e}
@@ -663,6 +663,7 @@ func TestOpenAPI(t *testing.T) {
 		x.sdkState()
 		x.sdkSession()
 		x.sdkSigned()
+		x.sdkMFA()
 		x.tenantAPI()
 		x.oauth()
 		x.expiry()  // the clock moves 1 h
@@ -738,6 +739,8 @@ var sdkOps = []sdkOp{
 	{"sdkSignedIdToken", "POST", "/api/v2/sdk/session-token/refresh-id-token", "", true},
 	{"sdkSignedLogout", "GET", "/api/v2/sdk/logout", "", true},
 }
+
+func init() { sdkOps = append(sdkOps, mfaOps...) } // see openapi_mfa_test.go
 
 // headers returns sdkHeaders(client, kv...) with a placeholder
 // X-signature on the signed operations.
@@ -1233,6 +1236,7 @@ func (x *oapi) expiry() {
 		for _, path := range []string{"/api/v2/tenant/sso/session-token/refresh", "/api/v2/tenant/sso/session-token/sso-ticket"} {
 			x.want(ed.name+" "+path+" of an expired session", x.do(call{"POST", ed.host, path, auth, sessionBody(tok, st.Device), false}), 400, expired)
 		}
+		x.expiredMFA(ed, ed.client("unbound"), tok)
 		// Logging out of an expired session is not an error.
 		x.want(ed.name+" logout of an expired session", x.do(call{"POST", ed.host, "/api/v2/sdk/logout", sdkHeaders(ed.client("unbound"), header, tok), "", false}), 200, "")
 	}

@@ -15,12 +15,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sesame-idp/sesame/api"
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/bootstrap"
+	"github.com/sesame-idp/sesame/internal/clock"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/httpx"
 	"github.com/sesame-idp/sesame/internal/idtoken"
 	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/metrics"
+	"github.com/sesame-idp/sesame/internal/mfa"
 	"github.com/sesame-idp/sesame/internal/oauth2"
 	"github.com/sesame-idp/sesame/internal/oidc"
 	"github.com/sesame-idp/sesame/internal/password"
@@ -54,6 +57,7 @@ type Server struct {
 	resolver *tenant.Resolver
 	limiter  io.Closer // the rate limiter's connections
 	handler  http.Handler
+	audit    *audit.Writer
 	// Demo holds the demo tenant's credentials when this start created it.
 	Demo *bootstrap.Demo
 }
@@ -82,12 +86,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Storage.Driver, DSN: cfg.Storage.DSN, Logger: logger})
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Storage.Driver, DSN: cfg.Storage.DSN, QueryTimeout: cfg.Storage.QueryTimeout, SQLiteSynchronous: cfg.Storage.SQLiteSynchronous, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, now: now, store: st, metrics: metrics.New()}
+	s.audit = s.newAuditWriter()
 	if err := s.assemble(ctx, kek, hasher, sealer, opts); err != nil {
+		s.closeAudit()
 		st.Close()
 		return nil, err
 	}
@@ -120,6 +126,10 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 		}
 		s.Demo = demo
 	}
+	// The system tenant: the administrators and the console application.
+	if err := adminSetup(cfg, s.store, hasher, pw.Hash, s.now).EnsureSystem(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 
 	s.keys = keys.NewManager(s.store, sealer, keys.Options{
 		Now:             s.now,
@@ -127,12 +137,19 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 		RotationDelay:   cfg.Keys.RotationDelay,
 		RefreshInterval: cfg.Keys.RefreshInterval,
 		Retention:       s.retention,
+		ClockSkew:       clock.MaxSkew,
 	})
 	tenants, err := s.store.ListTenants(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range tenants {
+		if t.ID == store.SystemTenantID {
+			// Its keys are made on first use (an administrator signing
+			// in): most starts never sign for it, and RSA key generation
+			// is the dearest part of a start.
+			continue
+		}
 		if err := s.keys.EnsureKeys(ctx, t.ID); err != nil {
 			return fmt.Errorf("server: keys of tenant %q: %w", t.ID, err)
 		}
@@ -143,6 +160,10 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 		return err
 	}
 	cached := newCachedStore(s.store, s.now)
+	totpSealer, err := mfa.NewSealer(kek)
+	if err != nil {
+		return err
+	}
 	sessions := &session.Service{
 		Store:     cached,
 		Hasher:    hasher,
@@ -151,6 +172,8 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 		Now:       s.now,
 		Logger:    s.logger,
 		Metrics:   s.metrics,
+		MFA:       &session.MFA{Store: s.store, Sealer: totpSealer},
+		Audit:     s.audit,
 	}
 	requestBox, err := secret.NewBox(kek, "authorization request")
 	if err != nil {
@@ -171,7 +194,7 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	}).Mount(mux)
 	(&tenantapi.Handler{
 		Sessions: sessions, Tenants: s.resolver, Store: cached, Hasher: hasher, Logger: s.logger,
-		AccessTokens: accessTokens, Limits: limits,
+		AccessTokens: accessTokens, Limits: limits, Audit: s.audit,
 	}).Mount(mux)
 	provider := &oidc.Provider{
 		Store: cached, Tenants: s.resolver, Sessions: sessions, Hasher: hasher, RequestBox: requestBox,
@@ -179,8 +202,13 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 		Now: s.now, Logger: s.logger, Metrics: s.metrics,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://") || cfg.Server.TLS(),
 		Limits:        limits,
+		Audit:         s.audit,
 	}
 	provider.Mount(mux)
+	s.mountAdmin(mux, cached, accessTokens, hasher, pw, limits, s.audit)
+	if err := s.mountConsole(mux); err != nil {
+		return err
+	}
 	mux.HandleFunc("GET /api/v1/oauth2/keys", provider.CORS(s.jwks))
 	mux.HandleFunc("OPTIONS /api/v1/oauth2/keys", provider.CORS(nil))
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -190,7 +218,8 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	s.handler = httpx.Wrap(mux, httpx.Options{
 		Logger: s.logger, Metrics: s.metrics,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Timeout: cfg.Server.RequestTimeout,
-		HSTS: cfg.Server.TLS(),
+		HSTS:    cfg.Server.TLS(),
+		Context: auditContext(limits),
 	})
 	return nil
 }
@@ -224,13 +253,14 @@ func OpenKeys(ctx context.Context, cfg config.Config, logger *slog.Logger) (*key
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Storage.Driver, DSN: cfg.Storage.DSN, Logger: logger})
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Storage.Driver, DSN: cfg.Storage.DSN, QueryTimeout: cfg.Storage.QueryTimeout, SQLiteSynchronous: cfg.Storage.SQLiteSynchronous, Logger: logger})
 	if err != nil {
 		return nil, nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, now: time.Now, store: st}
 	return keys.NewManager(st, sealer, keys.Options{
 		Logger: logger, RotationDelay: cfg.Keys.RotationDelay, RefreshInterval: cfg.Keys.RefreshInterval, Retention: s.retention,
+		ClockSkew: clock.MaxSkew,
 	}), st, nil
 }
 
@@ -243,11 +273,13 @@ func (s *Server) Store() store.Store { return s.store }
 // Keys returns the server's key manager.
 func (s *Server) Keys() *keys.Manager { return s.keys }
 
-// Close releases the store and the rate limiter's connections.
+// Close stores the last audit events and releases the store and the rate
+// limiter's connections.
 func (s *Server) Close() error {
 	if s.limiter != nil {
 		_ = s.limiter.Close()
 	}
+	s.closeAudit()
 	return s.store.Close()
 }
 
@@ -268,8 +300,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	go func() {
 		defer close(sweepDone)
+		pruned := s.startAuditPruner(sweepCtx)
 		s.sweepLoop(sweepCtx)
+		<-pruned
 	}()
+	go s.servePProf(sweepCtx) // no-op unless server.pprof is set
 	tlsCfg, err := tlsConfig(s.cfg, s.logger)
 	if err != nil {
 		stopSweep()

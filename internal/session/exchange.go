@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
 	"github.com/sesame-idp/sesame/internal/secret"
 	"github.com/sesame-idp/sesame/internal/store"
@@ -84,11 +85,14 @@ func (s *Service) creatorBindsDevice(ctx context.Context, t store.Tenant, sess s
 	return err != nil || app.DeviceBinding
 }
 
-// rotate replaces the current token of c by its successor with a fresh
-// lifetime. Of concurrent rotations of one token exactly one wins in the
-// store; the others see the winner's result through the grace rule, so
-// every caller gets the same successor.
-func (s *Service) rotate(ctx context.Context, t store.Tenant, grace, ttl time.Duration, c current, d store.Device, bindDevice bool) (current, error) {
+// rotate replaces the current token of c by its successor with the
+// application's fresh lifetime. Of concurrent rotations of one token
+// exactly one wins in the store; the others see the winner's result
+// through the grace rule, so every caller gets the same successor. Only
+// the winner records the rotation in the audit log, with actorID as the
+// actor (the user for an exchange, the application for the tenant API).
+func (s *Service) rotate(ctx context.Context, t store.Tenant, app store.Application, c current, d store.Device, bindDevice bool, actorID, via string) (current, error) {
+	grace, ttl := app.RotationGrace, app.SessionTTL
 	if c.rotated {
 		return c, nil
 	}
@@ -107,6 +111,9 @@ func (s *Service) rotate(ctx context.Context, t store.Tenant, grace, ttl time.Du
 	c.session.RotatedAt, c.session.ExpiresAt = now, now.Add(ttl)
 	c.token, c.rotated = succ, true
 	s.Metrics.Token("session_token", "issued")
+	s.record(ctx, t, audit.TypeSessionRotated, actorID, "session:"+c.session.ID, map[string]string{
+		"client_id": app.ClientID, "user_id": c.session.UserID, "via": via,
+	})
 	return c, nil
 }
 
@@ -134,7 +141,7 @@ func (s *Service) exchange(ctx context.Context, t store.Tenant, app store.Applic
 	}
 	u := c.user
 	if rotate {
-		if c, err = s.rotate(ctx, t, app.RotationGrace, app.SessionTTL, c, d, app.DeviceBinding); err != nil {
+		if c, err = s.rotate(ctx, t, app, c, d, app.DeviceBinding, u.ID, "exchange"); err != nil {
 			return ExchangeResult{}, err
 		}
 	}
@@ -144,6 +151,13 @@ func (s *Service) exchange(ctx context.Context, t store.Tenant, app store.Applic
 		return ExchangeResult{}, sdkerror.Busy(err)
 	}
 	s.Metrics.Token("id_token", "issued")
+	tokens := "id_token"
+	if rotate {
+		tokens = "id_token session_token"
+	}
+	s.record(ctx, t, audit.TypeTokenIssued, u.ID, "user:"+u.ID, map[string]string{
+		"client_id": app.ClientID, "session_id": c.session.ID, "grant_type": "session_exchange", "tokens": tokens,
+	})
 	return ExchangeResult{SessionToken: c.token, Expire: s.remaining(c.session), IDToken: idt}, nil
 }
 
@@ -165,9 +179,16 @@ func (s *Service) Logout(ctx context.Context, t store.Tenant, app store.Applicat
 		}
 		return err
 	}
-	if err := s.Store.DeleteSession(ctx, t.ID, c.session.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.Store.DeleteSession(ctx, t.ID, c.session.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // ended meanwhile, by another request
+	}
+	if err != nil {
 		return sdkerror.Busy(err)
 	}
+	s.record(ctx, t, audit.TypeSessionRevoked, c.session.UserID, "session:"+c.session.ID, map[string]string{
+		"client_id": app.ClientID, "user_id": c.session.UserID, "reason": "logout", "channel": "sdk",
+	})
 	return nil
 }
 
@@ -185,7 +206,7 @@ func (s *Service) Refresh(ctx context.Context, t store.Tenant, app store.Applica
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	if c, err = s.rotate(ctx, t, app.RotationGrace, app.SessionTTL, c, d, true); err != nil {
+	if c, err = s.rotate(ctx, t, app, c, d, true, app.ClientID, "tenant_refresh"); err != nil {
 		return RefreshResult{}, err
 	}
 	return RefreshResult{SessionToken: c.token, Expire: s.remaining(c.session)}, nil
@@ -213,6 +234,9 @@ func (s *Service) IssueSSOTicket(ctx context.Context, t store.Tenant, app store.
 		return "", 0, sdkerror.Busy(err)
 	}
 	s.Metrics.Token("sso_ticket", "issued")
+	s.record(ctx, t, audit.TypeTokenIssued, app.ClientID, "user:"+c.session.UserID, map[string]string{
+		"client_id": app.ClientID, "session_id": c.session.ID, "grant_type": "sso_ticket", "tokens": "sso_ticket",
+	})
 	return ticket, seconds(SSOTicketTTL), nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/metrics"
 	"github.com/sesame-idp/sesame/internal/sdkerror"
 	"github.com/sesame-idp/sesame/internal/secret"
@@ -76,6 +77,12 @@ type Service struct {
 	Now       func() time.Time
 	Logger    *slog.Logger
 	Metrics   *metrics.Metrics
+	// Audit receives the audit events of logins and sessions; nil
+	// records nothing.
+	Audit audit.Recorder
+	// MFA gives logins their second factor as the tenant's policy asks;
+	// nil: no login ever asks for one.
+	MFA *MFA
 }
 
 // LoginRequest is a user name + password login (contract §2.1).
@@ -100,6 +107,12 @@ type LoginResult struct {
 	StateToken   string
 	// Data is the password policy as a JSON string (PASSWORD_WARN/EXPIRED).
 	Data string
+	// MFAEnrollment is set with MFA_REQUIRED when the user has no
+	// authenticator yet and enrols with this login.
+	MFAEnrollment *Enrollment
+	// RecoveryCodes are set on the answer whose code confirmed an
+	// enrolment: the only time they are shown.
+	RecoveryCodes []string
 }
 
 // Login authenticates a user for app and starts a session.
@@ -115,6 +128,7 @@ func (s *Service) Login(ctx context.Context, t store.Tenant, app store.Applicati
 			return LoginResult{}, sdkerror.Busy(err)
 		}
 		s.Metrics.Login("bad_credentials")
+		s.auditLoginFailure(ctx, t, app, nil, ReasonUnknownUser, req.Device)
 		return LoginResult{}, sdkerror.New(sdkerror.BadCredentials)
 	case err != nil:
 		s.Metrics.Login("busy")
@@ -122,6 +136,7 @@ func (s *Service) Login(ctx context.Context, t store.Tenant, app store.Applicati
 	}
 	if u.LockedUntil.After(now) {
 		s.Metrics.Login("locked")
+		s.auditLoginFailure(ctx, t, app, &u, ReasonLocked, req.Device)
 		return LoginResult{}, lockedError(u.LockedUntil.Sub(now))
 	}
 	ok, err := s.verifyPassword(ctx, u, req.Password)
@@ -137,11 +152,27 @@ func (s *Service) Login(ctx context.Context, t store.Tenant, app store.Applicati
 		ok = false
 	}
 	if !ok {
+		s.auditLoginFailure(ctx, t, app, &u, ReasonBadCredentials, req.Device)
 		return LoginResult{}, s.loginFailed(ctx, t, u, now)
 	}
 	if u.Status != store.UserActive {
 		s.Metrics.Login("disabled")
+		s.auditLoginFailure(ctx, t, app, &u, ReasonDisabled, req.Device)
 		return LoginResult{}, sdkerror.New(sdkerror.AccountDisabled)
+	}
+	// The second factor comes before the password-expiry steps, so that
+	// a password alone can neither change the password nor log in.
+	need, enrolled, err := s.mfaNeeded(ctx, t, u)
+	if err != nil {
+		return LoginResult{}, sdkerror.Busy(err)
+	}
+	if need {
+		// Failures are not cleared here but when the code is right
+		// (VerifyMFA): if a correct password reset the count, whoever
+		// knows the password could guess codes without end. The lock is
+		// checked again, atomically, at the code step.
+		s.upgradeHash(ctx, t, u, req.Password)
+		return s.mfaChallenge(ctx, t, app, u, req.Device, enrolled, now)
 	}
 	if t.Policy.LockoutThreshold > 0 || u.FailedLogins > 0 {
 		// The lock is checked again, atomically, now that the password is
@@ -153,15 +184,22 @@ func (s *Service) Login(ctx context.Context, t store.Tenant, app store.Applicati
 		}
 		if lockedUntil.After(now) {
 			s.Metrics.Login("locked")
+			s.auditLoginFailure(ctx, t, app, &u, ReasonLocked, req.Device)
 			return LoginResult{}, lockedError(lockedUntil.Sub(now))
 		}
 	}
 	s.upgradeHash(ctx, t, u, req.Password)
+	return s.completeLogin(ctx, t, app, u, req.Device, now, !req.Browser)
+}
 
+// completeLogin ends a login whose factors are proved: with the
+// password-expiry state when the tenant's policy asks for it, else with a
+// session.
+func (s *Service) completeLogin(ctx context.Context, t store.Tenant, app store.Application, u store.User, d store.Device, now time.Time, withIDToken bool) (LoginResult, error) {
 	if status := passwordStatus(t.Policy, u, now); status != StatusSuccess {
-		return s.issueStateToken(ctx, t, app, u, req.Device, status, now)
+		return s.issueStateToken(ctx, t, app, u, d, status, now)
 	}
-	res, err := s.startSession(ctx, t, app, u, req.Device, now, !req.Browser)
+	res, err := s.startSession(ctx, t, app, u, d, now, withIDToken)
 	if err == nil {
 		s.Metrics.Login("success")
 	}
@@ -203,6 +241,7 @@ func (s *Service) loginFailed(ctx context.Context, t store.Tenant, u store.User,
 		if lockedUntil.After(now) {
 			s.Logger.WarnContext(ctx, "account locked", "tenant", t.ID, "user", u.ID, "until", lockedUntil)
 			s.Metrics.Login("locked")
+			s.auditLockout(ctx, t, u, lockedUntil)
 			return lockedError(lockedUntil.Sub(now))
 		}
 	}
@@ -308,6 +347,7 @@ func (s *Service) startSession(ctx context.Context, t store.Tenant, app store.Ap
 		return LoginResult{}, sdkerror.Busy(err)
 	}
 	s.Metrics.Token("session_token", "issued")
+	s.auditLoginSuccess(ctx, t, app, sess, withIDToken)
 	return LoginResult{Status: StatusSuccess, SessionToken: tok, Expire: seconds(app.SessionTTL), IDToken: idt}, nil
 }
 

@@ -38,6 +38,9 @@ type TenantPolicy struct {
 	PasswordWarnBefore time.Duration // PASSWORD_WARN this long before expiry
 	PasswordMinLength  int
 	PasswordMaxLength  int
+	// MFA is the second-factor policy: MFAOff, MFAOptional or
+	// MFARequired (see MFAStore); empty reads as MFAOff.
+	MFA string
 }
 
 // Tenant is an isolated identity domain.

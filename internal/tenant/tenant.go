@@ -127,3 +127,12 @@ func (rs *Resolver) Issuer(t store.Tenant) string {
 	}
 	return rs.scheme + "://" + host + "/api/v1/oauth2"
 }
+
+// Invalidate drops every cached tenant, so that a change made through
+// this node (the admin API) is seen here at once; other nodes see it
+// within CacheTTL.
+func (rs *Resolver) Invalidate() {
+	rs.mu.Lock()
+	clear(rs.cache)
+	rs.mu.Unlock()
+}

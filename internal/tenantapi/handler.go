@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/oauth2"
 	"github.com/sesame-idp/sesame/internal/ratelimit"
 	"github.com/sesame-idp/sesame/internal/sdkapi"
@@ -26,6 +27,10 @@ type Handler struct {
 	Logger       *slog.Logger
 	// Limits are the rate limits of the token endpoint; nil means none.
 	Limits *ratelimit.Guard
+	// Audit receives the issuance of tenant access tokens; nil records
+	// nothing. (Session rotation and SSO tickets are recorded by
+	// Sessions.)
+	Audit audit.Recorder
 }
 
 // tooManyRequests answers a token request refused by a rate limit: 429
@@ -85,6 +90,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, oauth2.Busy(err))
 		return
 	}
+	audit.Or(h.Audit).Record(r.Context(), store.AuditEvent{
+		TenantID: t.ID, Type: audit.TypeTokenIssued, ActorTenantID: t.ID, ActorID: app.ClientID,
+		Target: "application:" + app.ClientID, Details: map[string]string{
+			"client_id": app.ClientID, "grant_type": "client_credentials", "tokens": "access_token", "endpoint": "tenant",
+		},
+	})
 	// Contract §3.1: token_type is lower-case "bearer" here, as the vendor
 	// sends it.
 	oauth2.WriteJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "bearer", ExpiresIn: int64(app.TenantAccessTokenTTL.Seconds()), Scope: "all"})

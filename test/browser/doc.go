@@ -11,5 +11,8 @@
 //	SESAME_TEST_CHROMIUM=/usr/bin/chromium go test ./test/browser/ -count=1 -v
 //
 // Screenshots go to $SESAME_TEST_ARTIFACTS when it is set, else to a
-// temporary directory; the test logs their paths.
+// temporary directory; the test logs their paths. The web console's test
+// (TestBrowserConsole) drives the console under /admin/ and writes its
+// screenshots of the console's pages to $SESAME_TEST_SCREENSHOTS, else to
+// test/browser/screenshots/ (ignored by git; docs/console/ keeps a set).
 package browser

@@ -20,7 +20,9 @@ import (
 func TestTwoNodesOnePostgres(t *testing.T) {
 	const (
 		refreshInterval = 2 * time.Second
-		rotationDelay   = 4 * time.Second
+		// The least config accepts: refresh_interval plus the clock skew
+		// bound (internal/clock.MaxSkew, 10 s).
+		rotationDelay = 12 * time.Second
 	)
 	dsn := sqltest.PostgresDSN(t) // skips without SESAME_TEST_POSTGRES_DSN
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)

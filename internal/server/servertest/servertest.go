@@ -123,6 +123,9 @@ func New(t testing.TB, backend string, mutate ...func(*config.Config)) *Env {
 	switch backend {
 	case "sqlite":
 		cfg.Storage.Driver, cfg.Storage.DSN = "sqlite", sqltest.SQLitePath(t)
+		// No fsync per commit: these servers do not test durability
+		// against OS crashes (test/faults does), and the suite writes a lot.
+		cfg.Storage.SQLiteSynchronous = "normal"
 	case "postgres":
 		cfg.Storage.Driver, cfg.Storage.DSN = "postgres", sqltest.PostgresDSN(t)
 	default:

@@ -196,6 +196,12 @@ FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2 AND expires_at > $3
 // reuse is still reported, and the grant revoked, when a token outlives
 // its grant's row.
 func (s *Store) RotateRefreshToken(ctx context.Context, tenantID string, oldHash, newHash []byte, now, expiresAt time.Time) (store.RefreshToken, error) {
+	return s.rotateRefreshToken(ctx, tenantID, oldHash, newHash, now, expiresAt, false)
+}
+
+// rotateRefreshToken is RotateRefreshToken, storing the successor pending
+// (see refreshdelivery.go) if pending is set.
+func (s *Store) rotateRefreshToken(ctx context.Context, tenantID string, oldHash, newHash []byte, now, expiresAt time.Time, pending bool) (store.RefreshToken, error) {
 	const op = "rotate refresh token"
 	if ms(now) == 0 {
 		return store.RefreshToken{}, s.wrap(op, errZeroNow)
@@ -237,8 +243,15 @@ FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2`, tenantID, oldHash
 		if grantErr != nil {
 			return grantErr // store.ErrRevoked; the claim is rolled back
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)`,
+		insert := `INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)`
+		if pending {
+			// Migration 00008; the plain rotation leaves the column to its
+			// default (0), as it did before the column existed.
+			insert = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `, pending)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1)`
+		}
+		_, err = tx.ExecContext(ctx, insert,
 			newHash, old.TenantID, old.ClientID, old.UserID, old.SessionID, old.GrantID, old.Scope,
 			ms(old.AuthTime), ms(now), ms(expiresAt))
 		return s.wrap(op, err)

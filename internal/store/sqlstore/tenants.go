@@ -14,7 +14,8 @@ import (
 const tenantColumns = `t.id, t.name, t.edition, t.default_language, t.domains,
 	t.lockout_threshold, t.lockout_window_ms, t.lockout_duration_ms,
 	t.password_max_age_ms, t.password_warn_before_ms,
-	t.password_min_length, t.password_max_length, t.created_at, t.updated_at`
+	t.password_min_length, t.password_max_length, t.created_at, t.updated_at,
+	t.mfa_policy`
 
 func scanTenant(sc scanner) (store.Tenant, error) {
 	var (
@@ -26,7 +27,8 @@ func scanTenant(sc scanner) (store.Tenant, error) {
 	)
 	err := sc.Scan(&t.ID, &t.Name, &t.Edition, &t.DefaultLanguage, &domains,
 		&t.Policy.LockoutThreshold, &window, &lockDur, &maxAge, &warn,
-		&t.Policy.PasswordMinLength, &t.Policy.PasswordMaxLength, &createdAt, &updatedAt)
+		&t.Policy.PasswordMinLength, &t.Policy.PasswordMaxLength, &createdAt, &updatedAt,
+		&t.Policy.MFA)
 	if err != nil {
 		return store.Tenant{}, err
 	}
@@ -72,8 +74,8 @@ func (s *Store) UpsertTenant(ctx context.Context, t store.Tenant) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, edition, default_language, domains,
 	lockout_threshold, lockout_window_ms, lockout_duration_ms,
 	password_max_age_ms, password_warn_before_ms,
-	password_min_length, password_max_length, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	password_min_length, password_max_length, created_at, updated_at, mfa_policy)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (id) DO UPDATE SET
 	name = excluded.name, edition = excluded.edition,
 	default_language = excluded.default_language, domains = excluded.domains,
@@ -84,11 +86,12 @@ ON CONFLICT (id) DO UPDATE SET
 	password_warn_before_ms = excluded.password_warn_before_ms,
 	password_min_length = excluded.password_min_length,
 	password_max_length = excluded.password_max_length,
-	created_at = excluded.created_at, updated_at = excluded.updated_at`,
+	created_at = excluded.created_at, updated_at = excluded.updated_at,
+	mfa_policy = excluded.mfa_policy`,
 			t.ID, t.Name, t.Edition, t.DefaultLanguage, list,
 			p.LockoutThreshold, dur(p.LockoutWindow), dur(p.LockoutDuration),
 			dur(p.PasswordMaxAge), dur(p.PasswordWarnBefore),
-			p.PasswordMinLength, p.PasswordMaxLength, ms(t.CreatedAt), ms(t.UpdatedAt))
+			p.PasswordMinLength, p.PasswordMaxLength, ms(t.CreatedAt), ms(t.UpdatedAt), p.MFA)
 		if err != nil {
 			return s.wrap("upsert tenant", err)
 		}

@@ -59,6 +59,34 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SweepKeepsGrants", oauth(testSweepKeepsGrants)},
 		// store.SignedStore; skipped for a store that does not implement it.
 		{"Signed", testSigned},
+		// store.AuditStore; skipped for a store that does not implement it.
+		{"AuditAppendList", audit(testAuditAppendList)},
+		{"AuditAppendAtomic", audit(testAuditAppendAtomic)},
+		{"AuditPagination", audit(testAuditPagination)},
+		{"AuditTenantIsolation", audit(testAuditTenantIsolation)},
+		{"AuditPrune", audit(testAuditPrune)},
+		{"AuditConcurrentAppend", audit(testAuditConcurrentAppend)},
+		// store.AuditStatsStore; skipped for a store that does not implement it.
+		{"AuditCount", stats(testAuditCount)},
+		// store.RefreshDeliveryStore; skipped for a store that does not
+		// implement it.
+		{"RefreshTokenPending", refreshDelivery(testRefreshTokenPending)},
+		{"RefreshTokenPendingRace", refreshDelivery(testRefreshTokenPendingRace)},
+		// store.AdminStore; skipped for a store that does not implement it.
+		{"AdminTenantsPage", admin(testAdminTenantsPage)},
+		{"AdminDeleteTenant", admin(testAdminDeleteTenant)},
+		{"AdminApplications", admin(testAdminApplications)},
+		{"AdminDeleteApplication", admin(testAdminDeleteApplication)},
+		{"AdminUsers", admin(testAdminUsers)},
+		{"AdminSessions", admin(testAdminSessions)},
+		{"AdminRevokeSessions", admin(testAdminRevokeSessions)},
+		{"AdminRoles", admin(testAdminRoles)},
+		// store.MFAStore; skipped for a store that does not implement it.
+		{"MFAPolicy", mfa(testMFAPolicy)},
+		{"MFAChallenges", mfa(testMFAChallenges)},
+		{"MFAChallengeRace", mfa(testMFAChallengeRace)},
+		{"TOTP", mfa(testTOTP)},
+		{"TOTPRace", mfa(testTOTPRace)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,9 @@ func SQLite(t testing.TB) *sqlstore.Store {
 	return open(t, sqlstore.Config{
 		Driver: sqlstore.DriverSQLite,
 		DSN:    SQLitePath(t),
+		// No fsync per commit: these throw-away stores do not test
+		// durability against OS crashes (test/faults does).
+		SQLiteSynchronous: "normal",
 	})
 }
 

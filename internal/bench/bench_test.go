@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sesame-idp/sesame/internal/config"
+)
+
+func TestCheckLoopback(t *testing.T) {
+	for _, test := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.2:80", true},
+		{"[::1]:8080", true},
+		{"127.0.0.1", true},
+		{"localhost:8080", false}, // a name may resolve anywhere
+		{"10.0.0.1:8080", false},
+		{"192.168.1.2:80", false},
+		{"[::ffff:10.0.0.1]:80", false},
+		{"example.com:443", false},
+		{"0.0.0.0:80", false},
+	} {
+		if err := CheckLoopback(test.addr); (err == nil) != test.ok {
+			t.Errorf("CheckLoopback(%q) = %v, want ok=%v", test.addr, err, test.ok)
+		}
+	}
+}
+
+// The configuration file the harness writes must load, through the
+// server's own loader, into exactly the configuration it was made from.
+func TestConfigFileLoadsBack(t *testing.T) {
+	f := newFixture(3)
+	want := f.ServerConfig("127.0.0.1:18080", "sqlite", filepath.Join(t.TempDir(), "s.db"), "127.0.0.1:16060")
+	raw, err := configFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sesame.yaml")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := config.Load(path, nil, nil)
+	if err != nil {
+		t.Fatalf("config.Load: %v\n%s", err, raw)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("loaded configuration differs (-want +got):\n%s", diff)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	v := []int64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}
+	slices.Sort(v)
+	for _, test := range []struct {
+		p    float64
+		want int64
+	}{{50, 5}, {90, 9}, {99, 10}, {100, 10}, {1, 1}} {
+		if got := percentile(v, test.p); got != test.want {
+			t.Errorf("percentile(%v) = %d, want %d", test.p, got, test.want)
+		}
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("percentile of nothing = %d", got)
+	}
+}
+
+// A server that stalls for 200 ms once: the closed loop sees one slow
+// request, but the open loop must count the wait of every request
+// scheduled during the stall (no coordinated omission).
+func TestOpenLoopCountsTheBacklog(t *testing.T) {
+	stalled := false
+	stall := func(context.Context) string {
+		if !stalled {
+			stalled = true
+			time.Sleep(200 * time.Millisecond)
+		}
+		return ""
+	}
+	ph := runOpen(t.Context(), []op{stall}, 1000, 400*time.Millisecond, 1_000_000, 0)
+	r := summarize(ph, 50*time.Millisecond)
+	if r.OK < 300 {
+		t.Fatalf("only %d operations done of about 400 scheduled", r.OK)
+	}
+	// About 200 requests were scheduled during the stall; the median one
+	// waited about 100 ms, the p99 close to 200 ms.
+	if r.Latency.P99 < 150 || r.Latency.P50 > 150 {
+		t.Errorf("open loop latency p50 %.1f ms, p99 %.1f ms: the backlog was not counted", r.Latency.P50, r.Latency.P99)
+	}
+	stalled = false
+	cl := summarize(runClosed(t.Context(), []op{stall}, 300*time.Millisecond, 1_000_000, 0), 50*time.Millisecond)
+	if cl.Latency.P50 > 1 || cl.Latency.Max < 199 {
+		t.Errorf("closed loop p50 %.2f ms, max %.1f ms: want one slow request", cl.Latency.P50, cl.Latency.Max)
+	}
+}
+
+func TestReadProc(t *testing.T) {
+	s, err := readProc(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	if s.RSS <= 0 || s.HWM < s.RSS || s.CPU <= 0 {
+		t.Errorf("readProc(self) = %+v: want RSS > 0, HWM ≥ RSS, CPU > 0", s)
+	}
+}
+
+func TestOutcomeNamesErrors(t *testing.T) {
+	for _, test := range []struct {
+		status int
+		body   string
+		want   string
+	}{
+		{500, `{"error_code":"SDK.COMMON.1008","error_msg":"System busy"}`, "500 SDK.COMMON.1008"},
+		{400, `{"error":"invalid_grant","error_description":"x"}`, "400 invalid_grant"},
+		{502, `<html>bad gateway</html>`, "502 -"},
+	} {
+		if got := outcome(&answer{status: test.status, body: []byte(test.body)}, nil); got != test.want {
+			t.Errorf("outcome(%d %s) = %q, want %q", test.status, test.body, got, test.want)
+		}
+	}
+	if !isBusy("500 SDK.COMMON.1008") || !isBusy("400 IDAAS.SDK.COM.0002") || isBusy("400 SDK.COMMON.1006") {
+		t.Error("isBusy does not tell the system-busy codes")
+	}
+}

@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sesame-idp/sesame/internal/keys"
+	"github.com/sesame-idp/sesame/internal/password"
+)
+
+// Machine describes where a run happened.
+type Machine struct {
+	CPUModel  string  `json:"cpu_model"`
+	Cores     int     `json:"cores"`
+	MemoryGB  float64 `json:"memory_gb"`
+	GoVersion string  `json:"go_version"`
+	Kernel    string  `json:"kernel"`
+	// LoadAvg is the 1-minute load average when the run started: above
+	// the core count, other work shared the machine and figures are low.
+	LoadAvg string `json:"load_avg"`
+}
+
+// Ceilings are the costs of the operations that bound the hot paths,
+// measured in this process on this machine, and the throughput the whole
+// machine could give if it did nothing else: cores ÷ cost.
+type Ceilings struct {
+	RS256SignUS    float64 `json:"rs256_sign_us"`
+	ES256SignUS    float64 `json:"es256_sign_us"`
+	Argon2idMS     float64 `json:"argon2id_ms"`
+	Argon2idParams string  `json:"argon2id_params"`
+	RS256PerSec    float64 `json:"rs256_per_sec"`
+	ES256PerSec    float64 `json:"es256_per_sec"`
+	Argon2idPerSec float64 `json:"argon2id_per_sec"`
+}
+
+// ReadMachine reads the machine's description from /proc.
+func ReadMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range bytes.SplitSeq(b, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("MemTotal:")) {
+				m.MemoryGB = float64(kib(line)) / (1 << 30)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			m.LoadAvg = f[0]
+		}
+	}
+	return m
+}
+
+// MeasureCeilings times the bounding operations with the server's own
+// code and parameters: keys.Generate makes the keys the server signs
+// with (RSA-2048, P-256), and password.DefaultParams are its argon2id
+// parameters. Each cost is the median CPU time per call of several
+// rounds; the machine's ceiling is cores ÷ cost, as if every core did
+// nothing else.
+func MeasureCeilings(budget time.Duration) (Ceilings, error) {
+	var c Ceilings
+	digest := sha256.Sum256([]byte("sesame-bench signing input"))
+	for _, alg := range []string{"RS256", "ES256"} {
+		k, err := keys.Generate(alg)
+		if err != nil {
+			return c, err
+		}
+		cost := median(budget/3, func() error {
+			_, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+			return err
+		})
+		if alg == "RS256" {
+			c.RS256SignUS = cost.Seconds() * 1e6
+		} else {
+			c.ES256SignUS = cost.Seconds() * 1e6
+		}
+	}
+	p := password.DefaultParams
+	c.Argon2idParams = "m=" + strconv.Itoa(int(p.Memory)) + "KiB,t=" + strconv.Itoa(int(p.Time)) + ",p=" + strconv.Itoa(int(p.Threads))
+	cost := median(budget/3, func() error { _, err := password.Hash("sesame-bench-password", p); return err })
+	c.Argon2idMS = cost.Seconds() * 1e3
+	cores := float64(runtime.NumCPU())
+	c.RS256PerSec = cores / (c.RS256SignUS / 1e6)
+	c.ES256PerSec = cores / (c.ES256SignUS / 1e6)
+	c.Argon2idPerSec = cores / (c.Argon2idMS / 1e3)
+	return c, nil
+}
+
+// median runs f in rounds for about budget and returns the median CPU
+// time per call over the rounds (at least 5 calls in all). It counts the
+// CPU time of this process, not wall time: on a machine shared with other
+// work the cost of a signature stays what it is, while its wall time
+// grows with the waiting. The process does nothing else meanwhile (the
+// ceilings are measured before any server or load starts), and its
+// garbage collection is part of the cost: argon2id allocates its memory
+// afresh for every hash, and runs its lanes on goroutines of their own.
+func median(budget time.Duration, f func() error) time.Duration {
+	// Size a round from one call, so that there are about 9 rounds.
+	c0 := processCPU()
+	_ = f()
+	one := max(processCPU()-c0, time.Microsecond)
+	perRound := max(int(budget/9/one), 1)
+	var rounds []time.Duration
+	deadline := time.Now().Add(budget)
+	for len(rounds) < 5 || time.Now().Before(deadline) {
+		start := processCPU()
+		for range perRound {
+			_ = f()
+		}
+		rounds = append(rounds, (processCPU()-start)/time.Duration(perRound))
+		if len(rounds) >= 50 {
+			break
+		}
+	}
+	slices.Sort(rounds)
+	return rounds[len(rounds)/2]
+}
+
+// processCPU is the CPU time of this process, all threads
+// (CLOCK_PROCESS_CPUTIME_ID, clock_gettime(2)).
+func processCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}

@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// sample is one operation: when it was sent (closed loop) or scheduled to
+// be sent (open loop), relative to the phase's start, how long it took
+// from then, and how it ended (an index into the phase's outcomes; 0 is
+// success).
+type sample struct {
+	at, lat int64 // nanoseconds
+	out     uint16
+}
+
+// outcomes interns the names of failures: errors are rare except in the
+// flood, so a mutex is enough.
+type outcomes struct {
+	mu    sync.Mutex
+	index map[string]uint16
+	names []string
+}
+
+func newOutcomes() *outcomes {
+	return &outcomes{index: map[string]uint16{"": 0}, names: []string{""}}
+}
+
+func (o *outcomes) id(name string) uint16 {
+	if name == "" {
+		return 0
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if i, ok := o.index[name]; ok {
+		return i
+	}
+	if len(o.names) == 1<<16-1 {
+		return uint16(len(o.names) - 1) // cannot happen with real outcomes
+	}
+	o.index[name] = uint16(len(o.names))
+	o.names = append(o.names, name)
+	return uint16(len(o.names) - 1)
+}
+
+// phase is the raw result of one phase.
+type phase struct {
+	kind    string // closed | open
+	workers int
+	rate    float64 // open loop: offered operations per second
+	wall    time.Duration
+	samples []sample
+	outs    *outcomes
+	server  ProcStats
+	loader  ProcStats
+}
+
+// runClosed runs every op in a loop of its own until dur has passed or
+// maxReq operations were started.
+func runClosed(ctx context.Context, ops []op, dur time.Duration, maxReq int, serverPID int) *phase {
+	ph := &phase{kind: "closed", workers: len(ops), outs: newOutcomes()}
+	sw, lw := watchProc(serverPID), watchProc(loaderPID(serverPID))
+	var started atomic.Int64
+	per := make([][]sample, len(ops))
+	start := time.Now()
+	deadline := start.Add(dur)
+	var wg sync.WaitGroup
+	for w, o := range ops {
+		wg.Go(func() {
+			buf := make([]sample, 0, 1024)
+			for ctx.Err() == nil && started.Add(1) <= int64(maxReq) {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					break
+				}
+				res := o(ctx)
+				buf = append(buf, sample{at: int64(t0.Sub(start)), lat: int64(time.Since(t0)), out: ph.outs.id(res)})
+			}
+			per[w] = buf
+		})
+	}
+	wg.Wait()
+	ph.wall = time.Since(start)
+	ph.server, ph.loader = sw.finish(), lw.finish()
+	ph.samples = slices.Concat(per...)
+	return ph
+}
+
+// runOpen offers operations at rate per second for dur (at most maxReq of
+// them) to a pool of workers, each with its own op. Latency is measured
+// from the time each operation was scheduled, not from when a worker
+// picked it up: when the server stalls the backlog's waiting time is
+// counted, as a real client population would feel it (no coordinated
+// omission).
+func runOpen(ctx context.Context, ops []op, rate float64, dur time.Duration, maxReq int, serverPID int) *phase {
+	ph := &phase{kind: "open", workers: len(ops), rate: rate, outs: newOutcomes()}
+	n := max(min(maxReq, int(rate*dur.Seconds())), 1)
+	interval := float64(time.Second) / rate
+	sw, lw := watchProc(serverPID), watchProc(loaderPID(serverPID))
+	per := make([][]sample, len(ops))
+	queue := make(chan int64, 1<<16)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w, o := range ops {
+		wg.Go(func() {
+			buf := make([]sample, 0, 1024)
+			for at := range queue {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				res := o(ctx)
+				lat := time.Since(start) - time.Duration(at)
+				buf = append(buf, sample{at: at, lat: int64(lat), out: ph.outs.id(res)})
+			}
+			per[w] = buf
+		})
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		at := time.Duration(float64(i) * interval)
+		if d := at - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
+		queue <- int64(at)
+	}
+	close(queue)
+	wg.Wait()
+	ph.wall = time.Since(start)
+	ph.server, ph.loader = sw.finish(), lw.finish()
+	ph.samples = slices.Concat(per...)
+	return ph
+}
+
+// loaderPID is this process, unless the server runs in it too (tests):
+// then there is nothing separate to watch.
+func loaderPID(serverPID int) int {
+	if self := os.Getpid(); self != serverPID {
+		return self
+	}
+	return 0
+}

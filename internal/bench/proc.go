@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// userHZ is the unit of utime and stime in /proc/<pid>/stat. The kernel
+// exports it to user space as the constant USER_HZ, which is 100 on every
+// Linux architecture Go supports (proc(5), times(2)).
+const userHZ = 100
+
+// procSample is what /proc says of a process at one moment.
+type procSample struct {
+	CPU time.Duration // utime + stime
+	RSS int64         // VmRSS, bytes
+	HWM int64         // VmHWM (peak RSS since start or the last reset), bytes
+}
+
+// readProc reads the CPU time and memory of process pid.
+func readProc(pid int) (procSample, error) {
+	var s procSample
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s, err
+	}
+	// The command name (field 2) is in parentheses and may contain
+	// spaces: fields are counted from the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return s, fmt.Errorf("bench: malformed /proc/%d/stat", pid)
+	}
+	f := bytes.Fields(stat[i+1:])
+	// After ')' come field 3 (state) onwards: utime is field 14, stime 15.
+	if len(f) < 13 {
+		return s, fmt.Errorf("bench: short /proc/%d/stat", pid)
+	}
+	ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return s, fmt.Errorf("bench: bad cpu times in /proc/%d/stat", pid)
+	}
+	s.CPU = time.Duration(ut+st) * time.Second / userHZ
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return s, err
+	}
+	for line := range bytes.SplitSeq(status, []byte("\n")) {
+		switch {
+		case bytes.HasPrefix(line, []byte("VmRSS:")):
+			s.RSS = kib(line)
+		case bytes.HasPrefix(line, []byte("VmHWM:")):
+			s.HWM = kib(line)
+		}
+	}
+	return s, nil
+}
+
+// kib parses a "Name:   1234 kB" line of /proc/<pid>/status into bytes.
+func kib(line []byte) int64 {
+	f := bytes.Fields(line)
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(string(f[1]), 10, 64)
+	return n << 10
+}
+
+// resetPeak resets the peak RSS (VmHWM) of process pid to its current RSS
+// by writing 5 to /proc/<pid>/clear_refs (Linux 4.0+, proc(5)), so that
+// each phase reports its own peak. It needs to own the process or be root;
+// when it fails the phase reports the peak since the process started.
+func resetPeak(pid int) bool {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) == nil
+}
+
+// procWatch measures one process during a phase: its CPU time, and its
+// peak RSS both from VmHWM and from sampling VmRSS (in case the reset is
+// not allowed).
+type procWatch struct {
+	pid     int
+	start   procSample
+	reset   bool
+	stop    chan struct{}
+	done    sync.WaitGroup
+	mu      sync.Mutex
+	maxRSS  int64
+	startAt time.Time
+}
+
+// watchProc starts measuring pid; pid 0 watches nothing.
+func watchProc(pid int) *procWatch {
+	w := &procWatch{pid: pid, stop: make(chan struct{}), startAt: time.Now()}
+	if pid == 0 {
+		return w
+	}
+	w.reset = resetPeak(pid)
+	w.start, _ = readProc(pid)
+	w.maxRSS = w.start.RSS
+	w.done.Add(1)
+	go func() {
+		defer w.done.Done()
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+				if s, err := readProc(pid); err == nil {
+					w.mu.Lock()
+					w.maxRSS = max(w.maxRSS, s.RSS)
+					w.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// ProcStats is a process's resource use during a phase.
+type ProcStats struct {
+	// CPUSeconds is user + system CPU time spent during the phase.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// CPUCores is CPUSeconds divided by the phase's wall time: how many
+	// cores the process kept busy on average.
+	CPUCores float64 `json:"cpu_cores"`
+	// PeakRSSMB is the phase's peak resident set size in MiB (VmHWM after
+	// a reset at the phase's start, or the larger of the sampled VmRSS).
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// PeakSampled says the VmHWM reset was refused, so the peak is the
+	// largest VmRSS seen every 50 ms (a shorter spike may be missed).
+	PeakSampled bool `json:"peak_sampled,omitempty"`
+}
+
+// finish stops the watch and returns the phase's figures.
+func (w *procWatch) finish() ProcStats {
+	wall := time.Since(w.startAt)
+	if w.pid == 0 {
+		return ProcStats{}
+	}
+	close(w.stop)
+	w.done.Wait()
+	end, err := readProc(w.pid)
+	if err != nil {
+		return ProcStats{}
+	}
+	peak := max(w.maxRSS, end.RSS)
+	if w.reset {
+		peak = max(peak, end.HWM)
+	}
+	cpu := (end.CPU - w.start.CPU).Seconds()
+	return ProcStats{
+		CPUSeconds:  cpu,
+		CPUCores:    cpu / wall.Seconds(),
+		PeakRSSMB:   float64(peak) / (1 << 20),
+		PeakSampled: !w.reset,
+	}
+}

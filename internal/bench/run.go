@@ -1,0 +1,333 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options are the parameters of a run.
+type Options struct {
+	// Paths to run (names from Paths); empty runs all.
+	Paths []string
+	// Duration bounds each phase; Requests bounds the operations of each
+	// phase.
+	Duration time.Duration
+	Requests int
+	// Concurrency is the closed-loop workers (each with its own
+	// keep-alive connection) of every path but the SDK login, which has
+	// LoginConcurrency: its hashing queue refuses logins past a bound.
+	Concurrency      int
+	LoginConcurrency int
+	// NoOpen skips the open-loop phases.
+	NoOpen bool
+	// Users is how many users the tenant has.
+	Users int
+	// Flood is the number of concurrent SDK logins of the flood phase (0
+	// skips it), run for FloodDuration.
+	Flood         int
+	FloodDuration time.Duration
+	// Window is the length of the windows of the time series.
+	Window time.Duration
+	// ProfileDir, when set, receives a CPU profile of the server during
+	// each closed-loop phase (the server's pprof listener is enabled).
+	ProfileDir string
+	// Logf reports progress; nil is quiet.
+	Logf func(format string, args ...any)
+}
+
+func (o *Options) defaults() {
+	if len(o.Paths) == 0 {
+		o.Paths = Paths()
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Requests <= 0 {
+		o.Requests = 1_000_000
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.LoginConcurrency <= 0 {
+		o.LoginConcurrency = 2 * runtime.NumCPU()
+	}
+	if o.Users <= 0 {
+		o.Users = 32
+	}
+	if o.FloodDuration <= 0 {
+		o.FloodDuration = 5 * time.Second
+	}
+	if o.Window <= 0 {
+		o.Window = max(o.Duration/40, 50*time.Millisecond)
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+}
+
+// Validate reports a bad option.
+func (o Options) Validate() error {
+	for _, p := range o.Paths {
+		if _, ok := findPath(p); !ok {
+			return fmt.Errorf("bench: unknown path %q (known: %s)", p, strings.Join(Paths(), ", "))
+		}
+	}
+	if o.Flood < 0 || o.Flood > 5000 {
+		return errors.New("bench: --flood must be between 0 and 5000")
+	}
+	if o.Concurrency > 1000 || o.LoginConcurrency > 1000 {
+		return errors.New("bench: concurrency must be at most 1000")
+	}
+	return nil
+}
+
+// RunBackend provisions a server on one storage backend (driver sqlite
+// with a file DSN, or postgres), runs the selected paths and the flood
+// against it, and stops it. c are the ceilings the paths are compared
+// with.
+func RunBackend(ctx context.Context, o Options, c Ceilings, driver, dsn string, launch Launcher) (BackendReport, error) {
+	o.defaults()
+	br := BackendReport{Backend: driver}
+	if err := o.Validate(); err != nil {
+		return br, err
+	}
+	f := newFixture(o.Users)
+	addr, err := FreeAddr()
+	if err != nil {
+		return br, err
+	}
+	var pprofAddr string
+	if o.ProfileDir != "" {
+		if pprofAddr, err = FreeAddr(); err != nil {
+			return br, err
+		}
+	}
+	o.Logf("%s: starting the server (%d users to hash at bootstrap)", driver, len(f.Users))
+	target, err := launch(ctx, f.ServerConfig(addr, driver, dsn, pprofAddr))
+	if err != nil {
+		return br, err
+	}
+	defer func() {
+		if err := target.Stop(); err != nil {
+			o.Logf("%s: stopping the server: %v", driver, err)
+		}
+	}()
+	if target.PID != 0 {
+		if s, err := readProc(target.PID); err == nil {
+			br.Idle = ProcStats{PeakRSSMB: float64(s.RSS) / (1 << 20)}
+		}
+	}
+	cl, err := newClient(target.Addr, max(o.Concurrency, o.LoginConcurrency, o.Flood)+16)
+	if err != nil {
+		return br, err
+	}
+	defer cl.close()
+	e := &env{c: cl, f: f}
+
+	var httpCeiling, httpCost float64
+	for _, name := range o.Paths {
+		if ctx.Err() != nil {
+			return br, ctx.Err()
+		}
+		def, _ := findPath(name)
+		pr, err := runPath(ctx, o, e, def, target)
+		if err != nil {
+			return br, fmt.Errorf("%s: %s: %w", driver, name, err)
+		}
+		if name == "healthz" && pr.Closed != nil {
+			httpCeiling, httpCost = pr.Closed.Throughput, pr.Closed.ServerCPUPerOpUS
+		}
+		br.Paths = append(br.Paths, pr)
+	}
+	for i := range br.Paths {
+		p := &br.Paths[i]
+		if p.CeilingPerSec = ceilingOf(p.Ceiling, c, httpCeiling); p.CeilingPerSec > 0 && p.Closed != nil {
+			p.Fraction = p.Closed.Throughput / p.CeilingPerSec
+		}
+		if p.Closed != nil && p.Closed.ServerCPUPerOpUS > 0 {
+			p.ServerOnlyPerSec = float64(runtime.NumCPU()) / (p.Closed.ServerCPUPerOpUS / 1e6)
+			if p.BoundCostUS = boundCost(p.Ceiling, c, httpCost); p.BoundCostUS > 0 {
+				p.BoundShare = p.BoundCostUS / p.Closed.ServerCPUPerOpUS
+			}
+		}
+		checkTarget(p, c)
+	}
+	if httpCeiling == 0 {
+		br.Notes = append(br.Notes, "healthz was not run: paths bound by HTTP have no ceiling to compare with")
+	}
+	if o.Flood > 0 && ctx.Err() == nil {
+		o.Logf("%s: flood of %d concurrent logins for %s", driver, o.Flood, o.FloodDuration)
+		fr, err := runFlood(ctx, o, e, target, c)
+		if err != nil {
+			return br, fmt.Errorf("%s: flood: %w", driver, err)
+		}
+		br.Flood = fr
+	}
+	return br, nil
+}
+
+// workers makes n workers of a path, a few at a time (logins hash).
+func workers(ctx context.Context, e *env, def pathDef, n int) ([]op, error) {
+	ops := make([]op, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ops[i], errs[i] = def.newWorker(ctx, e, i)
+		})
+	}
+	wg.Wait()
+	return ops, errors.Join(errs...)
+}
+
+func runPath(ctx context.Context, o Options, e *env, def pathDef, t *Target) (PathReport, error) {
+	pr := PathReport{Name: def.name, About: def.about, Ceiling: def.ceiling}
+	n := o.Concurrency
+	if def.ceiling == CeilingArgon2 {
+		n = o.LoginConcurrency
+	}
+	o.Logf("%s: preparing %d workers", def.name, n)
+	ops, err := workers(ctx, e, def, n)
+	if err != nil {
+		return pr, err
+	}
+	// Warm-up: one operation per worker opens its connection and fills
+	// the server's caches; it is not measured.
+	var wg sync.WaitGroup
+	for _, o := range ops {
+		wg.Go(func() { o(ctx) })
+	}
+	wg.Wait()
+
+	var prof chan string
+	if o.ProfileDir != "" && t.PProf != "" && o.Duration >= 2*time.Second {
+		prof = make(chan string, 1)
+		go func() {
+			prof <- captureProfile(ctx, t.PProf, o.Duration-time.Second, filepath.Join(o.ProfileDir, def.name+".pprof"))
+		}()
+	}
+	o.Logf("%s: closed loop, %d workers, %s", def.name, n, o.Duration)
+	closed := runClosed(ctx, ops, o.Duration, o.Requests, t.PID)
+	pr.Closed = summarize(closed, o.Window)
+	if prof != nil {
+		pr.Profile = <-prof
+	}
+	if !o.NoOpen && pr.Closed.Throughput > 0 {
+		rate := pr.Closed.Throughput / 2
+		o.Logf("%s: open loop at %.0f/s (half of %.0f/s)", def.name, rate, pr.Closed.Throughput)
+		open := runOpen(ctx, ops, rate, o.Duration, o.Requests, t.PID)
+		pr.Open = summarize(open, o.Window)
+	}
+	return pr, nil
+}
+
+// captureProfile saves a CPU profile of the server taken over d; it
+// returns the file's path, or "" when it failed (profiles are a help, not
+// part of the figures).
+func captureProfile(ctx context.Context, pprofAddr string, d time.Duration, path string) string {
+	if CheckLoopback(pprofAddr) != nil {
+		return ""
+	}
+	secs := max(int(d/time.Second), 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs), nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := (&http.Client{Timeout: d + 30*time.Second}).Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return ""
+	}
+	_, err = io.Copy(out, resp.Body)
+	if cerr := out.Close(); err != nil || cerr != nil {
+		return ""
+	}
+	return path
+}
+
+// FloodReport is the SDK login flood: Concurrency logins at once, again
+// and again, for Seconds.
+type FloodReport struct {
+	Concurrency int     `json:"concurrency"`
+	Seconds     float64 `json:"seconds"`
+	Requests    int     `json:"requests"`
+	OK          int     `json:"ok"`
+	// Busy counts the system-busy answers (SDK.COMMON.1008): logins the
+	// hashing queue refused.
+	Busy   int            `json:"busy"`
+	Errors map[string]int `json:"errors,omitempty"` // all failures, busy included
+	// Throughput is successful logins per second, and Fraction that over
+	// the argon2id ceiling: shedding must not starve the hashing.
+	Throughput  float64   `json:"throughput"`
+	Fraction    float64   `json:"fraction_of_ceiling"`
+	OKLatency   Latency   `json:"ok_latency_ms"`
+	BusyLatency Latency   `json:"busy_latency_ms"`
+	Server      ProcStats `json:"server"`
+	RSSLimitMB  float64   `json:"rss_limit_mb"`
+	RSSOK       bool      `json:"rss_met"`
+}
+
+// busyCodes are the system-busy SDK error codes of both dialects.
+var busyCodes = []string{"SDK.COMMON.1008", "IDAAS.SDK.COM.0002"}
+
+func isBusy(outcome string) bool {
+	for _, c := range busyCodes {
+		if strings.HasSuffix(outcome, " "+c) {
+			return true
+		}
+	}
+	return false
+}
+
+func runFlood(ctx context.Context, o Options, e *env, t *Target, c Ceilings) (*FloodReport, error) {
+	def, _ := findPath("sdk-login")
+	ops := make([]op, o.Flood)
+	for i := range ops {
+		ops[i], _ = def.newWorker(ctx, e, 100_000+i) // devices of their own
+	}
+	ph := runClosed(ctx, ops, o.FloodDuration, o.Requests, t.PID)
+	fr := &FloodReport{Concurrency: o.Flood, Seconds: ph.wall.Seconds(), Requests: len(ph.samples),
+		Server: ph.server, RSSLimitMB: 300}
+	var okLat, busyLat []int64
+	for _, s := range ph.samples {
+		switch name := ph.outs.names[s.out]; {
+		case s.out == 0:
+			okLat = append(okLat, s.lat)
+		default:
+			if fr.Errors == nil {
+				fr.Errors = map[string]int{}
+			}
+			fr.Errors[name]++
+			if isBusy(name) {
+				busyLat = append(busyLat, s.lat)
+			}
+		}
+	}
+	fr.OK, fr.Busy = len(okLat), len(busyLat)
+	fr.Throughput = float64(fr.OK) / ph.wall.Seconds()
+	if c.Argon2idPerSec > 0 {
+		fr.Fraction = fr.Throughput / c.Argon2idPerSec
+	}
+	fr.OKLatency, fr.BusyLatency = latencyOf(okLat), latencyOf(busyLat)
+	fr.RSSOK = t.PID != 0 && fr.Server.PeakRSSMB > 0 && fr.Server.PeakRSSMB < fr.RSSLimitMB
+	return fr, nil
+}

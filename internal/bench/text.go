@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText writes the report as aligned tables: the machine and its
+// ceilings, then per backend the closed-loop peak, the open-loop latency
+// at half peak, the targets, the errors and the flood.
+func WriteText(w io.Writer, r *Report) error {
+	ew := &errWriter{w: w}
+	m := r.Machine
+	ew.printf("machine: %s, %d cores, %.0f GiB, %s, Linux %s, load average %s at start\n",
+		m.CPUModel, m.Cores, m.MemoryGB, m.GoVersion, m.Kernel, m.LoadAvg)
+	s := r.Settings
+	ew.printf("settings: %s per phase (at most %d requests), %d workers (SDK login: %d), %d users, flood %d for %s\n",
+		s.Duration, s.Requests, s.Concurrency, s.LoginConcurrency, s.Users, s.Flood, s.FloodDuration)
+	c := r.Ceilings
+	ew.printf("ceilings (this process, cores ÷ cost): RS256 sign %.0f µs → %.0f/s; ES256 sign %.1f µs → %.0f/s; argon2id (%s) %.1f ms → %.1f/s\n",
+		c.RS256SignUS, c.RS256PerSec, c.ES256SignUS, c.ES256PerSec, c.Argon2idParams, c.Argon2idMS, c.Argon2idPerSec)
+	for _, b := range r.Backends {
+		ew.printf("\n== %s (server RSS after start %.0f MiB)\n\n", b.Backend, b.Idle.PeakRSSMB)
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\tclosed loop\t\t\t\t\t\t\t\t\t\t\t\t\topen loop\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "path\tpeak/s\tceiling/s\tof ceil\tp50 ms\tp99 ms\tsrv µs/op\tload µs/op\tbound µs\tshare\tsrv-only/s\tsrv cores\tload cores\tRSS MiB\trate/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\t")
+		for _, p := range b.Paths {
+			cl, op := p.Closed, p.Open
+			if cl == nil {
+				continue
+			}
+			row := []string{p.Name, f0(cl.Throughput), f0(p.CeilingPerSec), pct(p.Fraction),
+				f2(cl.Latency.P50), f2(cl.Latency.P99), f0(cl.ServerCPUPerOpUS), f0(cl.LoaderCPUPerOpUS), f0(p.BoundCostUS), pct(p.BoundShare), f0(p.ServerOnlyPerSec),
+				f2(cl.Server.CPUCores), f2(cl.Loader.CPUCores), f0(cl.Server.PeakRSSMB)}
+			if op != nil {
+				row = append(row, f0(op.Throughput), f2(op.Latency.P50), f2(op.Latency.P95), f2(op.Latency.P99), f2(op.Latency.Max))
+			} else {
+				row = append(row, "-", "-", "-", "-", "-")
+			}
+			row = append(row, fmt.Sprint(errCount(cl)+errCount(op)))
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		ew.printf("\nsrv µs/op, load µs/op: server and harness CPU per successful operation; bound µs: CPU cost of what bounds the path (signature, hash, or healthz's srv µs/op);\n" +
+			"share: bound ÷ srv µs/op; srv-only/s: cores ÷ srv µs/op, the throughput with no loader on the machine; cores: CPU seconds ÷ wall seconds.\n")
+		ew.printf("\ntargets (issue 5 point 3):\n")
+		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		for _, p := range b.Paths {
+			t := p.Target
+			if t == nil {
+				continue
+			}
+			thr := "-"
+			if t.Throughput != "" {
+				thr = t.Throughput + ": " + yes(t.ThroughputOK)
+			}
+			p99 := "p99 < 10 ms at half peak: " + yes(t.P99OK)
+			if t.P99Note != "" {
+				p99 += " (" + t.P99Note + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Name, thr, p99)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, p := range b.Paths {
+			for _, ph := range []*PhaseReport{p.Closed, p.Open} {
+				if ph == nil || len(ph.Errors) == 0 {
+					continue
+				}
+				ew.printf("errors %s (%s):", p.Name, ph.Kind)
+				for _, k := range sortedKeys(ph.Errors) {
+					ew.printf(" %q×%d", k, ph.Errors[k])
+				}
+				ew.printf("\n")
+			}
+		}
+		if fl := b.Flood; fl != nil {
+			ew.printf("\nflood: %d concurrent SDK logins for %.1f s: %d requests, %d logged in (%.1f/s, %s of the argon2id ceiling), %d busy\n",
+				fl.Concurrency, fl.Seconds, fl.Requests, fl.OK, fl.Throughput, pct(fl.Fraction), fl.Busy)
+			ew.printf("  busy answers: p50 %.2f ms, p99 %.2f ms, max %.2f ms; successful logins: p50 %.0f ms, p99 %.0f ms\n",
+				fl.BusyLatency.P50, fl.BusyLatency.P99, fl.BusyLatency.Max, fl.OKLatency.P50, fl.OKLatency.P99)
+			ew.printf("  server peak RSS %.0f MiB (target < %.0f MiB: %s), server CPU %.2f cores\n",
+				fl.Server.PeakRSSMB, fl.RSSLimitMB, yes(fl.RSSOK), fl.Server.CPUCores)
+			if other := len(fl.Errors); other > 0 {
+				ew.printf("  outcomes:")
+				for _, k := range sortedKeys(fl.Errors) {
+					ew.printf(" %q×%d", k, fl.Errors[k])
+				}
+				ew.printf("\n")
+			}
+		}
+		for _, n := range b.Notes {
+			ew.printf("note: %s\n", n)
+		}
+	}
+	return ew.err
+}
+
+func errCount(p *PhaseReport) int {
+	if p == nil {
+		return 0
+	}
+	return p.Requests - p.OK
+}
+
+func f0(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
+func pct(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", v*100)
+}
+func yes(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// errWriter keeps the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
