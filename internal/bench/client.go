@@ -16,16 +16,31 @@ import (
 	"time"
 )
 
-// client sends the harness's requests. All of them go through one tuned
-// http.Transport whose dialer connects to the target address whatever the
-// URL says: URLs name the tenant's host (bench.test), which picks the
-// tenant through the Host header exactly as in production, and no request
-// can leave the loopback interface.
+// client sends the harness's requests to one loopback address, whatever
+// the URL or Host says: requests name the tenant's host (bench.test),
+// which picks the tenant through the Host header exactly as in
+// production, and no request can leave the loopback interface.
+//
+// The measured requests (do) go over the lean HTTP/1.1 connections of
+// http1.go, kept in a free list: each worker takes one, sends its request,
+// reads the answer and puts it back, so in effect every worker keeps its
+// own connection. The hosted login (browser.go) is setup, not measured:
+// it keeps net/http for its cookie jar, through a transport that dials the
+// same address.
 type client struct {
-	base string // http://bench.test:port
+	target string // 127.0.0.1:port, the only address ever dialed
+	host   string // bench.test:port, the Host header
+	base   string // http://bench.test:port, for net/http
+	dialer net.Dialer
+	// conns is the most connections kept idle.
+	conns   int
+	mu      sync.Mutex
+	free    []*conn
+	closed  bool
+	answers sync.Pool
+
 	http *http.Client
 	tr   *http.Transport
-	bufs sync.Pool
 }
 
 func newClient(target string, conns int) (*client, error) {
@@ -33,26 +48,23 @@ func newClient(target string, conns int) (*client, error) {
 		return nil, err
 	}
 	_, port := splitPort(target)
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	dialer := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "tcp", target)
 		},
-		// Keep-alive: every worker keeps its connection for the whole run.
-		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: conns,
-		IdleConnTimeout:     2 * time.Minute,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
-		// HTTP/1.1, as the relying parties and SDKs in front of an IdP
-		// mostly speak; no TLS: the server terminates none in this setup.
-		ForceAttemptHTTP2:     false,
-		ResponseHeaderTimeout: 30 * time.Second,
-		WriteBufferSize:       8 << 10,
-		ReadBufferSize:        8 << 10,
+		ForceAttemptHTTP2:   false,
 	}
 	c := &client{
-		base: "http://" + TenantHost + ":" + port,
-		tr:   tr,
+		target: target,
+		host:   TenantHost + ":" + port,
+		base:   "http://" + TenantHost + ":" + port,
+		dialer: dialer,
+		conns:  conns,
+		tr:     tr,
 		http: &http.Client{
 			Transport: tr,
 			Timeout:   60 * time.Second,
@@ -61,56 +73,122 @@ func newClient(target string, conns int) (*client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-	c.bufs.New = func() any { return new(bytes.Buffer) }
+	c.answers.New = func() any { return new(answer) }
 	return c, nil
 }
 
-func (c *client) close() { c.tr.CloseIdleConnections() }
+// close closes the idle connections; connections in use are closed when
+// their request ends.
+func (c *client) close() {
+	c.mu.Lock()
+	free := c.free
+	c.free, c.closed = nil, true
+	c.mu.Unlock()
+	for _, cn := range free {
+		cn.close()
+	}
+	c.tr.CloseIdleConnections()
+}
 
-// answer is a response with its body read.
+// answer is a response with its body read. Answers and their body
+// buffers are pooled: release gives one back.
 type answer struct {
 	status   int
-	header   http.Header
 	body     []byte
-	buf      *bytes.Buffer
-	location string
+	location string // the Location header, if any
+	buf      []byte // the body's storage
 }
 
-// release returns the body's buffer to the pool; the body must not be
-// used afterwards.
+// release returns a to the pool; neither a nor its body may be used
+// afterwards. a may be nil.
 func (c *client) release(a *answer) {
-	if a != nil && a.buf != nil {
-		a.buf.Reset()
-		c.bufs.Put(a.buf)
-		a.buf, a.body = nil, nil
+	if a == nil {
+		return
 	}
+	buf := a.buf[:0]
+	if cap(buf) > keptBuffer {
+		buf = nil
+	}
+	*a = answer{buf: buf}
+	c.answers.Put(a)
 }
 
-// do sends a request and reads the whole answer. hdr may be nil.
+// do sends a request and reads the whole answer (at most 1 MiB of body).
+// hdr may be nil. Any error closes the connection. ctx's end fails the
+// request under way.
 func (c *client) do(ctx context.Context, method, path string, hdr http.Header, body []byte) (*answer, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	cn, err := c.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range hdr {
-		req.Header[k] = v
+	a := c.answers.Get().(*answer)
+	keep := false
+	if err = cn.writeRequest(method, path, c.host, hdr, body); err == nil {
+		keep, err = cn.readResponse(method, a)
 	}
-	resp, err := c.http.Do(req)
+	if err != nil {
+		cn.close()
+		c.release(a)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, err
+	}
+	if keep {
+		c.put(cn)
+	} else {
+		cn.close()
+	}
+	return a, nil
+}
+
+// get takes a connection from the free list (the one put back last), or
+// dials one.
+func (c *client) get(ctx context.Context) (*conn, error) {
+	now := time.Now()
+	c.mu.Lock()
+	for n := len(c.free); n > 0; n = len(c.free) {
+		cn := c.free[n-1]
+		c.free = c.free[:n-1]
+		c.mu.Unlock()
+		if now.Sub(cn.idle) < maxIdle && cn.ready(ctx, now) {
+			return cn, nil
+		}
+		cn.close()
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+	nc, err := c.dialer.DialContext(ctx, "tcp", c.target)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	buf := c.bufs.Get().(*bytes.Buffer)
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
-		buf.Reset()
-		c.bufs.Put(buf)
-		return nil, err
+	cn := newConn(nc)
+	if !cn.ready(ctx, now) {
+		cn.close()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("bench: cannot set a deadline on a new connection")
 	}
-	return &answer{status: resp.StatusCode, header: resp.Header, body: buf.Bytes(), buf: buf, location: resp.Header.Get("Location")}, nil
+	return cn, nil
+}
+
+// put returns a connection to the free list, or closes it when the list
+// is full or the client closed.
+func (c *client) put(cn *conn) {
+	cn.idle = time.Now()
+	c.mu.Lock()
+	if !c.closed && len(c.free) < c.conns {
+		c.free = append(c.free, cn)
+		cn = nil
+	}
+	c.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
 }
 
 // field returns a string member of a flat JSON object without decoding
@@ -118,8 +196,9 @@ func (c *client) do(ctx context.Context, method, path string, hdr http.Header, b
 // own cost per request is kept small. Token values never contain quotes
 // or escapes (they are base64url or JWS compact form).
 func field(body []byte, name string) string {
-	key := `"` + name + `":`
-	i := bytes.Index(body, []byte(key))
+	var kb [64]byte
+	key := append(append(append(kb[:0], '"'), name...), '"', ':')
+	i := bytes.Index(body, key)
 	if i < 0 {
 		return ""
 	}
@@ -135,9 +214,11 @@ func field(body []byte, name string) string {
 	return string(rest[:j])
 }
 
-// hasBool reports whether body has "name":true.
+// hasTrue reports whether body has "name":true.
 func hasTrue(body []byte, name string) bool {
-	return bytes.Contains(body, []byte(`"`+name+`":true`))
+	var kb [64]byte
+	key := append(append(append(kb[:0], '"'), name...), `":true`...)
+	return bytes.Contains(body, key)
 }
 
 // outcome names a failed request for the error table: the HTTP status and
@@ -157,6 +238,10 @@ func outcome(a *answer, err error) string {
 			return "transport: connection reset"
 		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 			return "transport: EOF"
+		case errors.Is(err, errBodyTooLarge):
+			return "transport: body over 1 MiB"
+		case errors.Is(err, errMalformed):
+			return "transport: malformed response"
 		}
 		return "transport: other"
 	}

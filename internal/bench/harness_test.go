@@ -60,6 +60,11 @@ func TestRunEveryPath(t *testing.T) {
 	if c.RS256SignUS <= c.ES256SignUS || c.Argon2idMS <= 0 || c.RS256PerSec <= 0 {
 		t.Fatalf("implausible ceilings %+v: an RSA-2048 signature costs more than a P-256 one", c)
 	}
+	for _, a := range []bench.AllCores{c.RS256AllCores, c.ES256AllCores, c.Argon2idAllCores} {
+		if a.Ops == 0 || a.PerSec <= 0 || a.PerSecCPU <= 0 {
+			t.Fatalf("all-cores figures missing: %+v", c)
+		}
+	}
 	o := bench.Options{
 		Duration: 100 * time.Millisecond, Concurrency: 2, LoginConcurrency: 2, Users: 2,
 		Flood: 80, FloodDuration: 300 * time.Millisecond, Window: 50 * time.Millisecond,

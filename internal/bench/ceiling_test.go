@@ -1,0 +1,50 @@
+package bench
+
+import (
+	"bytes"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// allCores counts the calls of every goroutine against wall time: with a
+// call that sleeps 10 ms, one goroutine per core gives at most cores ×
+// 100 calls per second (less when the machine is busy), and uses next to
+// no CPU time.
+func TestAllCoresCountsCalls(t *testing.T) {
+	a := allCores(200*time.Millisecond, func() error { time.Sleep(10 * time.Millisecond); return nil })
+	n := runtime.NumCPU()
+	if a.Goroutines != n || a.Ops < n || a.Seconds < 0.2 {
+		t.Fatalf("allCores = %+v: want %d goroutines, at least one call each, ≥ 0.2 s", a, n)
+	}
+	if want := float64(n) * 100; a.PerSec > want*1.05 || a.PerSec < want*0.3 {
+		t.Errorf("%.0f calls/s of 10 ms on %d goroutines, want about %.0f/s", a.PerSec, n, want)
+	}
+	if got := float64(a.Ops) / a.Seconds; got != a.PerSec {
+		t.Errorf("PerSec %.1f is not Ops ÷ Seconds %.1f", a.PerSec, got)
+	}
+	if a.CPUSeconds > a.Seconds*float64(n)/4 {
+		t.Errorf("sleeping calls used %.3f s of CPU in %.3f s", a.CPUSeconds, a.Seconds)
+	}
+}
+
+func TestCeilingsText(t *testing.T) {
+	c := Ceilings{RS256SignUS: 813, RS256PerSec: 2461, ES256SignUS: 26.3, ES256PerSec: 76000, Argon2idMS: 32, Argon2idPerSec: 62.5,
+		Argon2idParams: "m=19456KiB,t=2,p=1",
+		RS256AllCores:  AllCores{Ops: 2347, PerSec: 2347, PerSecCPU: 2390},
+	}
+	var b bytes.Buffer
+	if err := WriteText(&b, &Report{Ceilings: c}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"RS256 sign 813 µs → 2461/s (all cores signing at once: 2347/s; by CPU time 2390/s)\n",
+		"ES256 sign 26.3 µs → 76000/s\n", // not measured: no bracket
+		"argon2id (m=19456KiB,t=2,p=1) 32.0 ms → 62.5/s\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
