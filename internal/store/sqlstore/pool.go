@@ -18,10 +18,13 @@ import (
 // it: pgx already caches prepared statements per connection.
 //
 // Every call is bounded by timeout (storage.query_timeout) when it is set.
+//
+// SQLite's write pool also group-commits ExecContext (see committer).
 type pool struct {
 	db      *sql.DB
 	prepare bool
 	timeout time.Duration
+	group   *committer // nil: every ExecContext is its own autocommit
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
@@ -29,6 +32,15 @@ type pool struct {
 
 func newPool(db *sql.DB, prepare bool, timeout time.Duration) *pool {
 	return &pool{db: db, prepare: prepare, timeout: timeout, stmts: map[string]*sql.Stmt{}}
+}
+
+// newGroupPool returns a pool like newPool whose ExecContext calls are
+// group-committed by a committer goroutine, stopped by Close. For
+// SQLite's single write connection only (see committer).
+func newGroupPool(db *sql.DB, prepare bool, timeout time.Duration) *pool {
+	p := newPool(db, prepare, timeout)
+	p.group = newCommitter(db)
+	return p
 }
 
 // bound limits one call to the pool's timeout. Why: a database that stops
@@ -71,16 +83,27 @@ func (p *pool) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// ExecContext runs a statement that returns no rows.
+// ExecContext runs a statement that returns no rows. On a group-commit
+// pool the bound covers the wait in the queue and the statement; a caller
+// whose statement has run then waits for its batch's COMMIT (see
+// committer).
 func (p *pool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
 	if !p.prepare {
+		if p.group != nil {
+			return p.group.exec(ctx, nil, q, args)
+		}
 		return p.db.ExecContext(ctx, q, args...)
 	}
+	// Prepared here, by the caller, not by the committer: preparing
+	// needs the connection, which the committer's transaction holds.
 	st, err := p.stmt(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if p.group != nil {
+		return p.group.exec(ctx, st, q, args)
 	}
 	return st.ExecContext(ctx, args...)
 }
@@ -127,16 +150,29 @@ func (r boundRow) Scan(dest ...any) error {
 	return r.row.Scan(dest...)
 }
 
-// Close closes the prepared statements and the database.
+// Close closes the prepared statements and the database. A group-commit
+// pool first stops its committer (the statements still queued get an
+// error) and closes the database, which ends the committer's wait for the
+// connection should another transaction hold it, and waits for the
+// committer to return; only then the statements, since closing a
+// *sql.Stmt waits for the calls running on it.
 func (p *pool) Close() error {
+	var errs []error
+	if p.group != nil {
+		p.group.shutdown()
+		errs = append(errs, p.db.Close())
+		p.group.wait()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var errs []error
 	for q, st := range p.stmts {
 		errs = append(errs, st.Close())
 		delete(p.stmts, q)
 	}
-	return errors.Join(append(errs, p.db.Close())...)
+	if p.group == nil {
+		errs = append(errs, p.db.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // errRow is a row whose Scan reports err.

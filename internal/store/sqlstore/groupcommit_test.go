@@ -1,0 +1,483 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests of group commit (groupcommit.go) run on the write pool of a
+// real SQLite store, on a table of their own.
+
+const (
+	gcCreate  = `CREATE TABLE gc (id INTEGER PRIMARY KEY AUTOINCREMENT, k TEXT NOT NULL UNIQUE, n INTEGER NOT NULL DEFAULT 0)`
+	gcInsert  = `INSERT INTO gc (k) VALUES ($1)`
+	gcBump    = `UPDATE gc SET n = n + 1 WHERE k = $1`
+	gcBumpAll = `UPDATE gc SET n = n + 1`
+	// abs() of the smallest integer fails at run time with "integer
+	// overflow", an error that is not a constraint violation.
+	gcOverflow = `INSERT INTO gc (k, n) VALUES ($1, abs(-9223372036854775807 - 1))`
+	// gcWait bounds every wait of these tests.
+	gcWait = 10 * time.Second
+)
+
+// gcOpen opens a SQLite store with the gc table.
+func gcOpen(t *testing.T, synchronous string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), Config{
+		Driver: DriverSQLite, DSN: filepath.Join(t.TempDir(), "gc.db"), SQLiteSynchronous: synchronous,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.w.db.ExecContext(t.Context(), gcCreate); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// gcStmt is one statement of a batch, and its outcome.
+type gcStmt struct {
+	q   string
+	arg string
+	ctx context.Context // nil: the test's
+
+	res sql.Result
+	err error
+}
+
+// gcBatch runs stmts as one batch, in order: the test holds the write
+// connection in a transaction while a first statement, taken alone,
+// waits for it; stmts queue one after the other behind it; then the
+// transaction ends, the first statement runs alone, and stmts form the
+// next batch.
+func gcBatch(t *testing.T, s *Store, stmts []*gcStmt) {
+	t.Helper()
+	ctx := t.Context()
+	// Prepared beforehand: preparing needs the connection the test holds.
+	for _, q := range []string{gcInsert, gcBump, gcBumpAll, gcOverflow} {
+		if _, err := s.w.stmt(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.w.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var wg sync.WaitGroup
+	gcFirst(t, s, &wg, func() {
+		if _, err := s.w.ExecContext(ctx, gcInsert, "first"); err != nil {
+			t.Errorf("first statement: %v", err)
+		}
+	})
+	for i, st := range stmts {
+		c := st.ctx
+		if c == nil {
+			c = ctx
+		}
+		wg.Go(func() { st.res, st.err = s.w.ExecContext(c, st.q, st.arg) })
+		gcQueued(t, s, i+1)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	gcWaitGroup(t, &wg)
+}
+
+// gcFirst runs exec, which must queue one statement, in a goroutine of
+// wg, and returns once the committer has taken that statement alone and
+// started it (it then waits for the connection the test holds).
+func gcFirst(t *testing.T, s *Store, wg *sync.WaitGroup, exec func()) {
+	t.Helper()
+	g := s.w.group
+	started := g.started.Load()
+	wg.Go(exec)
+	gcWaitFor(t, "the first statement started", func() bool { return g.started.Load() == started+1 })
+}
+
+// gcQueued waits until n statements are queued.
+func gcQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	g := s.w.group
+	gcWaitFor(t, fmt.Sprintf("%d statements queued", n), func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.queue) == n
+	})
+}
+
+func gcWaitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(gcWait); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", gcWait, what)
+		}
+	}
+}
+
+func gcWaitGroup(t *testing.T, wg *sync.WaitGroup) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(gcWait):
+		t.Fatalf("callers still waiting after %v", gcWait)
+	}
+}
+
+// gcRows returns the gc table as k → n.
+func gcRows(t *testing.T, s *Store) map[string]int64 {
+	t.Helper()
+	rows, err := s.w.db.QueryContext(t.Context(), `SELECT k, n FROM gc`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatal(err)
+		}
+		m[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// gcCheck compares each statement's outcome with want: the LastInsertId
+// and RowsAffected of a success (-1: not checked), or an error matching
+// isErr.
+type gcWant struct {
+	id, rows int64
+	isErr    func(error) bool
+}
+
+func gcCheck(t *testing.T, stmts []*gcStmt, want []gcWant) {
+	t.Helper()
+	for i, st := range stmts {
+		w := want[i]
+		if w.isErr != nil {
+			if st.err == nil || !w.isErr(st.err) {
+				t.Errorf("statement %d (%s %q): error %v, want a different one", i, st.q, st.arg, st.err)
+			}
+			continue
+		}
+		if st.err != nil {
+			t.Errorf("statement %d (%s %q): %v", i, st.q, st.arg, st.err)
+			continue
+		}
+		id, _ := st.res.LastInsertId()
+		n, _ := st.res.RowsAffected()
+		if (w.id >= 0 && id != w.id) || n != w.rows {
+			t.Errorf("statement %d (%s %q): LastInsertId %d, RowsAffected %d; want %d, %d", i, st.q, st.arg, id, n, w.id, w.rows)
+		}
+	}
+}
+
+func TestGroupCommitResults(t *testing.T) {
+	s := gcOpen(t, "normal")
+	g := s.w.group
+	stmts := []*gcStmt{
+		{q: gcInsert, arg: "a"},
+		{q: gcInsert, arg: "b"},
+		{q: gcBump, arg: "a"},
+		{q: gcBumpAll},
+		{q: gcBump, arg: "none"},
+		{q: gcInsert, arg: "c"},
+	}
+	batches, fallbacks := g.batches.Load(), g.fallbacks.Load()
+	gcBatch(t, s, stmts)
+	// "first" has id 1, run alone before the batch.
+	gcCheck(t, stmts, []gcWant{{id: 2, rows: 1}, {id: 3, rows: 1}, {id: -1, rows: 1}, {id: -1, rows: 3}, {id: -1, rows: 0}, {id: 4, rows: 1}})
+	if got := g.batches.Load() - batches; got != 1 {
+		t.Errorf("%d batches committed, want 1", got)
+	}
+	if got := g.fallbacks.Load() - fallbacks; got != 0 {
+		t.Errorf("%d fallbacks, want 0", got)
+	}
+	want := map[string]int64{"first": 1, "a": 2, "b": 1, "c": 0}
+	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("table %v, want %v", got, want)
+	}
+}
+
+// TestGroupCommitConstraint: a duplicate key fails its own statement
+// only, inside the batch (no fallback), as it would alone.
+func TestGroupCommitConstraint(t *testing.T) {
+	s := gcOpen(t, "normal")
+	g := s.w.group
+	stmts := []*gcStmt{
+		{q: gcInsert, arg: "a"},
+		{q: gcInsert, arg: "a"},
+		{q: gcInsert, arg: "b"},
+		{q: gcBump, arg: "a"},
+		{q: gcInsert, arg: "first"},
+	}
+	batches, fallbacks := g.batches.Load(), g.fallbacks.Load()
+	gcBatch(t, s, stmts)
+	gcCheck(t, stmts, []gcWant{
+		{id: 2, rows: 1}, {isErr: s.dialect.isUnique}, {id: 3, rows: 1}, {id: -1, rows: 1}, {isErr: s.dialect.isUnique},
+	})
+	if got := g.batches.Load() - batches; got != 1 {
+		t.Errorf("%d batches committed, want 1", got)
+	}
+	if got := g.fallbacks.Load() - fallbacks; got != 0 {
+		t.Errorf("%d fallbacks, want 0", got)
+	}
+	want := map[string]int64{"first": 0, "a": 1, "b": 0}
+	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("table %v, want %v", got, want)
+	}
+}
+
+// TestGroupCommitFallback: another error rolls the batch back and each
+// statement runs again alone; nothing is lost or applied twice.
+func TestGroupCommitFallback(t *testing.T) {
+	s := gcOpen(t, "normal")
+	g := s.w.group
+	stmts := []*gcStmt{
+		{q: gcInsert, arg: "a"},
+		{q: gcBump, arg: "first"},
+		{q: gcOverflow, arg: "x"},
+		{q: gcInsert, arg: "b"},
+		{q: gcInsert, arg: "a"},
+	}
+	fallbacks := g.fallbacks.Load()
+	gcBatch(t, s, stmts)
+	overflow := func(err error) bool { return strings.Contains(err.Error(), "overflow") }
+	gcCheck(t, stmts, []gcWant{
+		{id: -1, rows: 1}, {id: -1, rows: 1}, {isErr: overflow}, {id: -1, rows: 1}, {isErr: s.dialect.isUnique},
+	})
+	if got := g.fallbacks.Load() - fallbacks; got != 1 {
+		t.Errorf("%d fallbacks, want 1", got)
+	}
+	want := map[string]int64{"first": 1, "a": 0, "b": 0}
+	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("table %v, want %v", got, want)
+	}
+}
+
+// TestGroupCommitCancelled: a caller whose context ends while its
+// statement is queued gets the context's error at once, and the
+// statement never runs; the others of its batch do.
+func TestGroupCommitCancelled(t *testing.T) {
+	s := gcOpen(t, "normal")
+	ctx := t.Context()
+	for _, q := range []string{gcInsert} {
+		if _, err := s.w.stmt(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.w.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var wg sync.WaitGroup
+	gcFirst(t, s, &wg, func() {
+		if _, err := s.w.ExecContext(ctx, gcInsert, "kept"); err != nil {
+			t.Errorf("kept: %v", err)
+		}
+	})
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.w.ExecContext(cctx, gcInsert, "cancelled")
+		errc <- err
+	}()
+	gcQueued(t, s, 1)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled caller: %v, want context.Canceled", err)
+		}
+	case <-time.After(gcWait):
+		t.Fatal("the cancelled caller was not answered while the connection was held")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	gcWaitGroup(t, &wg)
+	// A later statement goes through the committer after the abandoned
+	// one, so the table is final once it is answered.
+	if _, err := s.w.ExecContext(ctx, gcInsert, "after"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"kept": 0, "after": 0}
+	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("table %v, want %v", got, want)
+	}
+}
+
+// TestGroupCommitClose: closing the store while statements wait (the
+// connection held by another transaction) answers every one with an
+// error, and Close returns.
+func TestGroupCommitClose(t *testing.T) {
+	s := gcOpen(t, "normal")
+	ctx := t.Context()
+	if _, err := s.w.stmt(ctx, gcInsert); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.w.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	const n = 5
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	gcFirst(t, s, &wg, func() { _, errs[0] = s.w.ExecContext(ctx, gcInsert, "k0") })
+	for i := 1; i < n; i++ {
+		wg.Go(func() { _, errs[i] = s.w.ExecContext(ctx, gcInsert, fmt.Sprint("k", i)) })
+	}
+	gcQueued(t, s, n-1)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(gcWait):
+		t.Fatal("Close did not return while statements were waiting")
+	}
+	gcWaitGroup(t, &wg)
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("statement %d succeeded after Close", i)
+		}
+	}
+	if _, err := s.w.ExecContext(ctx, gcInsert, "late"); err == nil {
+		t.Error("a statement after Close succeeded")
+	}
+}
+
+// TestGroupCommitConcurrent mixes group-committed statements with the
+// store's transactions and QueryRowContext writes on the one write
+// connection, from many goroutines (run it with -race): nothing
+// deadlocks, every answered write is there, and duplicates fail alone.
+func TestGroupCommitConcurrent(t *testing.T) {
+	s := gcOpen(t, "") // synchronous=FULL, as the server runs
+	ctx := t.Context()
+	if _, err := s.w.db.ExecContext(ctx, `INSERT INTO gc (k) VALUES ('counter')`); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 16, 40
+	var (
+		mu                    sync.Mutex
+		inserted, bumps, dups int
+	)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				k := fmt.Sprintf("tx%d-%d", w, i)
+				var err error
+				switch i % 4 {
+				case 0, 1: // a group-committed insert, and a duplicate of it
+					_, err = s.w.ExecContext(ctx, gcInsert, fmt.Sprintf("g%d-%d", w, i/4))
+					if i%4 == 1 {
+						if !s.dialect.isUnique(err) {
+							t.Errorf("duplicate insert: %v, want a unique violation", err)
+						}
+						mu.Lock()
+						dups++
+						mu.Unlock()
+						continue
+					}
+				case 2: // a transaction of two inserts
+					err = s.inTx(ctx, "gc test", func(tx *sql.Tx) error {
+						if _, err := tx.ExecContext(ctx, gcInsert, k); err != nil {
+							return err
+						}
+						_, err := tx.ExecContext(ctx, gcInsert, k+"-2")
+						return err
+					})
+				case 3: // a write returning a row
+					var n int64
+					err = s.w.QueryRowContext(ctx, `UPDATE gc SET n = n + 1 WHERE k = 'counter' RETURNING n`).Scan(&n)
+				}
+				if err != nil {
+					t.Errorf("worker %d, op %d: %v", w, i, err)
+					continue
+				}
+				mu.Lock()
+				switch i % 4 {
+				case 0:
+					inserted++
+				case 2:
+					inserted += 2
+				case 3:
+					bumps++
+				}
+				mu.Unlock()
+			}
+			// Group-committed bumps of the counter: each applied once.
+			for range each / 4 {
+				if _, err := s.w.ExecContext(ctx, gcBump, "counter"); err != nil {
+					t.Errorf("worker %d, bump: %v", w, err)
+					continue
+				}
+				mu.Lock()
+				bumps++
+				mu.Unlock()
+			}
+		})
+	}
+	gcWaitGroup(t, &wg)
+	rows := gcRows(t, s)
+	if got := len(rows) - 1; got != inserted {
+		t.Errorf("%d rows besides the counter, want %d", got, inserted)
+	}
+	if rows["counter"] != int64(bumps) {
+		t.Errorf("counter %d, want %d", rows["counter"], bumps)
+	}
+	t.Logf("%d inserts, %d duplicates, %d bumps; %d batches committed, %d fallbacks",
+		inserted, dups, bumps, s.w.group.batches.Load(), s.w.group.fallbacks.Load())
+}
+
+// TestNoRollbackConflictClause guards an assumption of group commit: a
+// constraint violation fails only its statement and leaves the batch's
+// transaction going (SQLite's default ABORT). A statement or schema with
+// ON CONFLICT ROLLBACK, OR ROLLBACK or RAISE(ROLLBACK) would roll the
+// whole batch back, and the statements after it would then run outside
+// the transaction.
+func TestNoRollbackConflictClause(t *testing.T) {
+	re := regexp.MustCompile(`(?i)\bOR\s+ROLLBACK\b|\bCONFLICT\s+ROLLBACK\b|RAISE\s*\(\s*ROLLBACK`)
+	var files []string
+	for _, pattern := range []string{"*.go", "migrations/sqlite/*.sql"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 10 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc := re.FindIndex(b); loc != nil {
+			t.Errorf("%s: %q: a constraint violation would roll back a whole group commit; see committer", f, b[loc[0]:loc[1]])
+		}
+	}
+}
