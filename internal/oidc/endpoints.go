@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -102,7 +103,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		oauth2.WriteError(w, bearerError())
 		return
 	}
-	at, err := p.AccessTokens.Authenticate(r.Context(), t, tok)
+	at, u, err := p.accessTokenWithUser(r.Context(), t, tok)
 	if errors.Is(err, store.ErrNotFound) {
 		oauth2.WriteError(w, bearerError())
 		return
@@ -115,8 +116,9 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		oauth2.WriteError(w, &oauth2.Error{Code: "insufficient_scope", Description: "The token does not grant user information", Status: http.StatusForbidden})
 		return
 	}
-	u, oerr := p.activeUser(r.Context(), t, at.UserID)
-	if oerr != nil {
+	// A removed (zero User) or disabled user's token no longer answers
+	// (RFC 6750 §3.1 invalid_token).
+	if u.ID == "" || u.Status != store.UserActive {
 		oauth2.WriteError(w, bearerError())
 		return
 	}
@@ -137,6 +139,22 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	oauth2.WriteJSON(w, http.StatusOK, claims)
+}
+
+// accessTokenWithUser is oauth2.AccessTokens.Authenticate together with
+// the token's user, read in the same statement (see
+// store.Store.AccessTokenWithUser): one round trip to the database
+// instead of two. The user is the zero User for a client_credentials
+// token and for a user that no longer exists.
+func (p *Provider) accessTokenWithUser(ctx context.Context, t store.Tenant, tok string) (store.AccessToken, store.User, error) {
+	h, ok, err := p.AccessTokens.StorageHash(ctx, t, tok)
+	if err != nil {
+		return store.AccessToken{}, store.User{}, err
+	}
+	if !ok {
+		return store.AccessToken{}, store.User{}, store.ErrNotFound
+	}
+	return p.Store.AccessTokenWithUser(ctx, t.ID, h, p.AccessTokens.Now())
 }
 
 // clientForm authenticates the client of an introspection or revocation
@@ -189,13 +207,18 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	if form.Get("token_type_hint") == "refresh_token" {
 		order = []string{"refresh_token", "access_token"}
 	}
+	// An access token's user comes with it, in the same read; a refresh
+	// token's is read after the loop.
+	var user store.User
+	userRead := false
 	for _, kind := range order {
 		var err error
 		if kind == "access_token" {
 			var at store.AccessToken
-			if at, err = p.AccessTokens.Authenticate(ctx, t, tok); err == nil {
+			if at, user, err = p.accessTokenWithUser(ctx, t, tok); err == nil {
 				res = introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
 					Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.UserID, Aud: at.ClientID, Iss: p.issuer(t)}
+				userRead = true
 			}
 		} else {
 			var rt store.RefreshToken
@@ -213,8 +236,13 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if res.Active && res.Sub != "" {
-		if u, err := p.Store.GetUser(ctx, t.ID, res.Sub); err == nil && u.Status == store.UserActive {
-			res.Username = u.Username
+		if !userRead {
+			if u, err := p.Store.GetUser(ctx, t.ID, res.Sub); err == nil {
+				user = u
+			}
+		}
+		if user.ID == res.Sub && user.Status == store.UserActive {
+			res.Username = user.Username
 		} else {
 			res = introspection{} // a disabled or removed user's tokens are inactive
 		}

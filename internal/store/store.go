@@ -282,6 +282,15 @@ type Store interface {
 	// AccessTokenByHash returns an unexpired access token; expired ones are
 	// ErrNotFound.
 	AccessTokenByHash(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (AccessToken, error)
+	// AccessTokenWithUser is AccessTokenByHash together with the token's
+	// user, in one read: userinfo and introspection need both, and a
+	// second round trip costs as much as the first. The token is found
+	// exactly when AccessTokenByHash finds it. The user is the zero User
+	// (empty ID) when the token has none (client_credentials) or when its
+	// user no longer exists, so the caller refuses those as it would
+	// after GetUser; a disabled user is returned as such. Only a user of
+	// the token's own tenant is ever joined.
+	AccessTokenWithUser(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (AccessToken, User, error)
 
 	CreateSSOTicket(ctx context.Context, t SSOTicket) error
 	// ConsumeSSOTicket removes and returns a ticket in one statement; a

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SSOTickets", testSSOTickets},
 		{"SingleUseRace", testSingleUseRace},
 		{"AccessTokens", testAccessTokens},
+		{"AccessTokenWithUser", testAccessTokenWithUser},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeyConflictRollsBack", testSigningKeyConflictRollsBack},
 		{"SweepExpired", testSweepExpired},
