@@ -15,11 +15,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sesame-idp/sesame/internal/cli"
 	"github.com/sesame-idp/sesame/internal/config"
+	"github.com/sesame-idp/sesame/internal/httpx"
 	"github.com/sesame-idp/sesame/internal/server"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -59,14 +61,37 @@ func loadConfig(cmd *cobra.Command, environ []string) (config.Config, error) {
 	return config.Load(path, environ, cmd.Flags())
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+func newHandler(cfg config.Config, w io.Writer) slog.Handler {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if strings.EqualFold(cfg.Log.Format, "text") {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.NewJSONHandler(w, opts)
+}
+
+// newLogger is the logger of the short commands: unbuffered, they log
+// little.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	return slog.New(newHandler(cfg, w))
+}
+
+// Buffering of the server's log (see httpx.LogWriter): the access log is
+// one line per request, and one write(2) each cost about 5% of the
+// cheapest request.
+const (
+	logFlushInterval = 100 * time.Millisecond
+	logBufferBytes   = 32 << 10
+)
+
+// newServeLogger is the server's logger: buffered, flushed every
+// logFlushInterval, when logBufferBytes are waiting, at once after a
+// warning or an error, and by the returned close, which must run before
+// the process exits.
+func newServeLogger(cfg config.Config, w io.Writer) (*slog.Logger, func() error) {
+	lw := httpx.NewLogWriter(w, logFlushInterval, logBufferBytes)
+	return slog.New(httpx.UrgentFlush(newHandler(cfg, lw), lw, slog.LevelWarn)), lw.Close
 }
 
 func serveCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
@@ -79,7 +104,11 @@ func serveCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			logger := newLogger(cfg, stderr)
+			logger, closeLog := newServeLogger(cfg, stderr)
+			// Deferred first, so it runs last: after srv.Close, which
+			// may still log, and before cobra prints a returned error
+			// and main exits.
+			defer closeLog()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			srv, err := server.New(ctx, cfg, server.Options{Logger: logger})

@@ -19,6 +19,24 @@ type Metrics struct {
 	logins   *prometheus.CounterVec
 	tokens   *prometheus.CounterVec
 	audit    *prometheus.CounterVec
+
+	// Children of the vectors above by label values, for the per-request
+	// and per-login paths (see cache).
+	requestObs cache[routeCode, requestObservers]
+	loginObs   cache[string, prometheus.Counter]
+	tokenObs   cache[[2]string, prometheus.Counter]
+}
+
+// routeCode is the label set of one request.
+type routeCode struct {
+	route string
+	code  int
+}
+
+// requestObservers are the children one (route, code) pair records into.
+type requestObservers struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // New creates the collectors and registers them, with the Go runtime and
@@ -66,15 +84,23 @@ func (m *Metrics) ObserveRequest(route string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	o := m.requestObs.get(routeCode{route, code}, func() requestObservers {
+		return requestObservers{
+			count:   m.requests.WithLabelValues(route, strconv.Itoa(code)),
+			latency: m.latency.WithLabelValues(route),
+		}
+	})
+	o.count.Inc()
+	o.latency.Observe(d.Seconds())
 }
 
 // Login records one login attempt's outcome ("success", "bad_credentials",
 // "locked", "busy", ...).
 func (m *Metrics) Login(outcome string) {
 	if m != nil {
-		m.logins.WithLabelValues(outcome).Inc()
+		m.loginObs.get(outcome, func() prometheus.Counter {
+			return m.logins.WithLabelValues(outcome)
+		}).Inc()
 	}
 }
 
@@ -82,7 +108,9 @@ func (m *Metrics) Login(outcome string) {
 // "id_token", "access_token", "sso_ticket"; outcome "issued" or "refused".
 func (m *Metrics) Token(kind, outcome string) {
 	if m != nil {
-		m.tokens.WithLabelValues(kind, outcome).Inc()
+		m.tokenObs.get([2]string{kind, outcome}, func() prometheus.Counter {
+			return m.tokens.WithLabelValues(kind, outcome)
+		}).Inc()
 	}
 }
 
