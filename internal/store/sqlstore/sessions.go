@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/store"
@@ -99,7 +98,7 @@ var sessionByTokenHashQuery = sessionByToken(`SELECT ` + sessionColumns + ` FROM
 
 // sessionUserColumns are the session's and its user's columns, for a
 // join of sessions s and users u.
-var sessionUserColumns = "s." + strings.ReplaceAll(sessionColumns, ", ", ", s.") + ", u." + strings.ReplaceAll(userColumns, ", ", ", u.")
+var sessionUserColumns = qualify("s", sessionColumns) + ", " + qualify("u", userColumns)
 
 // SessionWithUser is SessionByTokenHash joined with the session's user in
 // one query: the exchange needs both, and a second round trip costs as
