@@ -109,19 +109,8 @@ func (s *Store) ListTenantsPage(ctx context.Context, f store.TenantFilter) ([]st
 		q.where(`(lower(t.id) LIKE ` + p + ` ESCAPE '\' OR lower(t.name) LIKE ` + p + ` ESCAPE '\')`)
 	}
 	rows, err := s.r.QueryContext(ctx, q.sql(`SELECT `+tenantColumns+` FROM tenants t`, "t.id", limit), q.args...)
+	out, err := collect(rows, err, scanTenant)
 	if err != nil {
-		return nil, "", s.wrap("list tenants page", err)
-	}
-	defer rows.Close()
-	var out []store.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, "", s.wrap("list tenants page", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", s.wrap("list tenants page", err)
 	}
 	return page(out, limit, func(t store.Tenant) string { return encodeCursor("tenants", t.ID) })
@@ -253,19 +242,8 @@ func (s *Store) ListApplicationsPage(ctx context.Context, tenantID string, f sto
 		q.where(`(lower(client_id) LIKE ` + p + ` ESCAPE '\' OR lower(name) LIKE ` + p + ` ESCAPE '\')`)
 	}
 	rows, err := s.r.QueryContext(ctx, q.sql(`SELECT `+applicationColumns+` FROM applications`, "client_id", limit), q.args...)
+	out, err := collect(rows, err, scanApplication)
 	if err != nil {
-		return nil, "", s.wrap("list applications page", err)
-	}
-	defer rows.Close()
-	var out []store.Application
-	for rows.Next() {
-		a, err := scanApplication(rows)
-		if err != nil {
-			return nil, "", s.wrap("list applications page", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", s.wrap("list applications page", err)
 	}
 	return page(out, limit, func(a store.Application) string { return encodeCursor("applications", a.ClientID) })
@@ -397,19 +375,8 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, f store.UserFilt
 	OR lower(name) LIKE ` + p + ` ESCAPE '\' OR mobile LIKE ` + p + ` ESCAPE '\')`)
 	}
 	rows, err := s.r.QueryContext(ctx, q.sql(`SELECT `+userColumns+` FROM users`, "username_key", limit), q.args...)
+	out, err := collect(rows, err, scanUser)
 	if err != nil {
-		return nil, "", s.wrap("list users", err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", s.wrap("list users", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", s.wrap("list users", err)
 	}
 	return page(out, limit, func(u store.User) string { return encodeCursor("users", key(u.Username)) })
@@ -468,19 +435,8 @@ func (s *Store) ListSessions(ctx context.Context, tenantID string, f store.Sessi
 		q.where("(created_at, id) < (CAST(" + q.arg(afterCreated) + " AS BIGINT), " + q.arg(after[1]) + ")")
 	}
 	rows, err := s.r.QueryContext(ctx, q.sql(`SELECT `+sessionColumns+` FROM sessions`, "created_at DESC, id DESC", limit), q.args...)
+	out, err := collect(rows, err, scanSession)
 	if err != nil {
-		return nil, "", s.wrap("list sessions", err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		se, err := scanSession(rows)
-		if err != nil {
-			return nil, "", s.wrap("list sessions", err)
-		}
-		out = append(out, se)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", s.wrap("list sessions", err)
 	}
 	return page(out, limit, func(se store.Session) string {
@@ -561,19 +517,11 @@ func (s *Store) adminRoles(ctx context.Context, q interface {
 }, principalType, principalID string) ([]store.AdminRole, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+adminRoleColumns+` FROM admin_roles
 WHERE principal_type = $1 AND principal_id = $2 ORDER BY tenant_id`, principalType, principalID)
+	out, err := collect(rows, err, scanAdminRole)
 	if err != nil {
 		return nil, s.wrap("admin roles", err)
 	}
-	defer rows.Close()
-	var out []store.AdminRole
-	for rows.Next() {
-		r, err := scanAdminRole(rows)
-		if err != nil {
-			return nil, s.wrap("admin roles", err)
-		}
-		out = append(out, r)
-	}
-	return out, s.wrap("admin roles", rows.Err())
+	return out, nil
 }
 
 // AdminRoles returns one principal's roles by tenant ("" first).
@@ -603,19 +551,8 @@ func (s *Store) ListAdminRoles(ctx context.Context, f store.ListFilter) ([]store
 		q.where(`lower(principal_id) LIKE ` + q.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
 	rows, err := s.r.QueryContext(ctx, q.sql(`SELECT `+adminRoleColumns+` FROM admin_roles`, "principal_type, principal_id, tenant_id", limit), q.args...)
+	out, err := collect(rows, err, scanAdminRole)
 	if err != nil {
-		return nil, "", s.wrap("list admin roles", err)
-	}
-	defer rows.Close()
-	var out []store.AdminRole
-	for rows.Next() {
-		r, err := scanAdminRole(rows)
-		if err != nil {
-			return nil, "", s.wrap("list admin roles", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", s.wrap("list admin roles", err)
 	}
 	return page(out, limit, func(r store.AdminRole) string {

@@ -101,17 +101,9 @@ FROM applications WHERE tenant_id = $1 AND client_id = $2`, tenantID, clientID))
 func (s *Store) ListApplications(ctx context.Context, tenantID string) ([]store.Application, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+applicationColumns+`
 FROM applications WHERE tenant_id = $1 ORDER BY client_id`, tenantID)
+	out, err := collect(rows, err, scanApplication)
 	if err != nil {
 		return nil, s.wrap("list applications", err)
 	}
-	defer rows.Close()
-	var out []store.Application
-	for rows.Next() {
-		a, err := scanApplication(rows)
-		if err != nil {
-			return nil, s.wrap("list applications", err)
-		}
-		out = append(out, a)
-	}
-	return out, s.wrap("list applications", rows.Err())
+	return out, nil
 }

@@ -66,17 +66,9 @@ ORDER BY tenant_id, algorithm, generation`, ms(now))
 WHERE tenant_id = $1 AND (retain_until = 0 OR retain_until > $2)
 ORDER BY tenant_id, algorithm, generation`, tenantID, ms(now))
 	}
+	out, err := collect(rows, err, scanSigningKey)
 	if err != nil {
 		return nil, s.wrap("list signing keys", err)
 	}
-	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		k, err := scanSigningKey(rows)
-		if err != nil {
-			return nil, s.wrap("list signing keys", err)
-		}
-		out = append(out, k)
-	}
-	return out, s.wrap("list signing keys", rows.Err())
+	return out, nil
 }

@@ -434,3 +434,22 @@ func lookupable(keys ...string) bool {
 	}
 	return true
 }
+
+// collect reads every row of a query with scan, then closes the rows. It
+// takes the query's results as QueryContext returns them (err included),
+// so that each list method is the query, one call and one error check.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

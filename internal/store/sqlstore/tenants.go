@@ -132,19 +132,11 @@ WHERE d.domain = $1`, strings.ToLower(strings.TrimSpace(domain))))
 // ListTenants returns all tenants ordered by id.
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants t ORDER BY t.id`)
+	out, err := collect(rows, err, scanTenant)
 	if err != nil {
 		return nil, s.wrap("list tenants", err)
 	}
-	defer rows.Close()
-	var out []store.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, s.wrap("list tenants", err)
-		}
-		out = append(out, t)
-	}
-	return out, s.wrap("list tenants", rows.Err())
+	return out, nil
 }
 
 // encodeList stores a string list as JSON text; an empty list is "[]".

@@ -102,19 +102,11 @@ WHERE (tenant_id = $1 AND username_key = $2)
 	OR (tenant_id = $1 AND email_key = $2)
 	OR (tenant_id = $1 AND mobile = $3)
 ORDER BY created_at, id LIMIT 2`, tenantID, key(id), id)
+	out, err := collect(rows, err, scanUser)
 	if err != nil {
 		return nil, s.wrap("users by login id", err)
 	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, s.wrap("users by login id", err)
-		}
-		out = append(out, u)
-	}
-	return out, s.wrap("users by login id", rows.Err())
+	return out, nil
 }
 
 // UpdateUserProfile replaces name, e-mail, mobile, status and UpdatedAt.
