@@ -1,16 +1,14 @@
 package mfa
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base32"
 	"errors"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/sesame-idp/sesame/internal/secret"
 )
 
 // SecretBytes is the size of a TOTP secret: 160 bits, the length RFC 4226
@@ -72,13 +70,12 @@ var errOpen = errors.New("mfa: sealed secret cannot be opened (wrong key-encrypt
 
 // Sealer encrypts TOTP secrets at rest. It is safe for concurrent use.
 //
-// A sealed secret is nonce || ciphertext || tag of AES-256-GCM with a
-// random 96-bit nonce; the additional data is tenantID + NUL + userID, so
-// a sealed secret copied to another account no longer opens. The key is
-// derived from the key-encryption key with HKDF-SHA-256 under a label of
-// its own, so it is never the key of another purpose (signing keys, token
-// hashes: see package keys and package secret).
-type Sealer struct{ aead cipher.AEAD }
+// It is a secret.Sealer (AES-256-GCM, random nonce, key derived from the
+// key-encryption key with HKDF-SHA-256) under a label of its own, so its key
+// is never the key of another purpose (signing keys, token hashes), with
+// tenant id and user id as the owner: a sealed secret copied to another
+// account no longer opens.
+type Sealer struct{ s *secret.Sealer }
 
 // NewSealer returns a Sealer keyed from the deployment's key-encryption
 // key (at least 32 bytes; every node must use the same one).
@@ -86,51 +83,23 @@ func NewSealer(kek []byte) (*Sealer, error) {
 	if len(kek) < 32 {
 		return nil, errors.New("mfa: key-encryption key must be at least 32 bytes")
 	}
-	k, err := hkdf.Key(sha256.New, kek, nil, "sesame totp secret seal v1", 32)
+	s, err := secret.NewSealer(kek, "sesame totp secret seal v1")
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{s: s}, nil
 }
 
 // Seal encrypts a secret for the user of a tenant.
 func (s *Sealer) Seal(tenantID, userID string, key []byte) ([]byte, error) {
-	ad, err := additionalData(tenantID, userID)
-	if err != nil {
-		return nil, err
-	}
-	return s.aead.Seal(nil, nil, key, ad), nil
+	return s.s.Seal(key, tenantID, userID)
 }
 
 // Open decrypts what Seal produced for the same tenant and user.
 func (s *Sealer) Open(tenantID, userID string, sealed []byte) ([]byte, error) {
-	ad, err := additionalData(tenantID, userID)
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < s.aead.Overhead() {
+	key, err := s.s.Open(sealed, tenantID, userID)
+	if errors.Is(err, secret.ErrSealedOpen) {
 		return nil, errOpen
 	}
-	key, err := s.aead.Open(nil, nil, sealed, ad)
-	if err != nil {
-		return nil, errOpen
-	}
-	return key, nil
-}
-
-// additionalData binds a sealed secret to its owner; a NUL inside a field
-// would make the encoding ambiguous, so such fields are refused.
-func additionalData(tenantID, userID string) ([]byte, error) {
-	if strings.ContainsRune(tenantID, 0) || strings.ContainsRune(userID, 0) {
-		return nil, errors.New("mfa: tenant and user ids must not contain NUL")
-	}
-	return []byte(tenantID + "\x00" + userID), nil
+	return key, err
 }

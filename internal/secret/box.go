@@ -1,11 +1,7 @@
 package secret
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 )
@@ -22,18 +18,7 @@ type Box struct{ aead cipher.AEAD }
 
 // NewBox derives a Box for purpose from the master secret.
 func NewBox(master []byte, purpose string) (*Box, error) {
-	if len(master) < 32 {
-		return nil, errors.New("secret: master key must be at least 32 bytes")
-	}
-	key, err := hkdf.Key(sha256.New, master, nil, "sesame box v1 "+purpose, 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := newAEAD(master, "sesame box v1 "+purpose)
 	if err != nil {
 		return nil, err
 	}
@@ -42,19 +27,16 @@ func NewBox(master []byte, purpose string) (*Box, error) {
 
 // Seal returns base64url(nonce || ciphertext) of plaintext.
 func (b *Box) Seal(plaintext []byte) string {
-	nonce := make([]byte, b.aead.NonceSize(), b.aead.NonceSize()+len(plaintext)+b.aead.Overhead())
-	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(b.aead.Seal(nonce, nonce, plaintext, nil))
+	return base64.RawURLEncoding.EncodeToString(b.aead.Seal(nil, nil, plaintext, nil))
 }
 
 // Open reverses Seal.
 func (b *Box) Open(sealed string) ([]byte, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < b.aead.NonceSize()+b.aead.Overhead() {
+	if err != nil || len(raw) < b.aead.Overhead() {
 		return nil, ErrBoxOpen
 	}
-	n := b.aead.NonceSize()
-	pt, err := b.aead.Open(nil, raw[:n], raw[n:], nil)
+	pt, err := b.aead.Open(nil, nil, raw, nil)
 	if err != nil {
 		return nil, ErrBoxOpen
 	}
