@@ -22,6 +22,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/cli"
 	"github.com/sesame-idp/sesame/internal/config"
 	"github.com/sesame-idp/sesame/internal/httpx"
+	"github.com/sesame-idp/sesame/internal/keys"
 	"github.com/sesame-idp/sesame/internal/server"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -129,23 +130,13 @@ func serveCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 }
 
 func keysCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
+	keysCmd := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
 	var tenantIDs, algs []string
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Add and publish a new signing key; signing switches to it after keys.rotation_delay",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, environ)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			km, st, err := server.OpenKeys(ctx, cfg, newLogger(cfg, stderr))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: withKeys(environ, stderr, func(ctx context.Context, cfg config.Config, km *keys.Manager, st store.Store) error {
 			ids, err := resolveTenants(ctx, st, tenantIDs)
 			if err != nil {
 				return err
@@ -157,7 +148,7 @@ func keysCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 				fmt.Fprintf(stdout, "tenant %s: new keys published; they sign from %s on\n", id, cfg.Keys.RotationDelay)
 			}
 			return nil
-		},
+		}),
 	}
 	rotate.Flags().StringSliceVar(&tenantIDs, "tenant", nil, "tenant ids (default: all tenants)")
 	rotate.Flags().StringSliceVar(&algs, "alg", nil, "algorithms: RS256, RS512, ES256, EdDSA (default: all)")
@@ -166,24 +157,15 @@ func keysCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		Use:   "list",
 		Short: "List a tenant's published keys",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, environ)
-			if err != nil {
-				return err
-			}
-			km, st, err := server.OpenKeys(cmd.Context(), cfg, newLogger(cfg, stderr))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			infos, err := km.Keys(cmd.Context(), listTenant)
+		RunE: withKeys(environ, stderr, func(ctx context.Context, _ config.Config, km *keys.Manager, _ store.Store) error {
+			infos, err := km.Keys(ctx, listTenant)
 			if err != nil {
 				return err
 			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(infos)
-		},
+		}),
 	}
 	list.Flags().StringVar(&listTenant, "tenant", "demo", "tenant id")
 	var checkTenants []string
@@ -191,17 +173,7 @@ func keysCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		Use:   "check",
 		Short: "Verify that every published key decrypts, matches its public key, and that each algorithm has a signing key",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, environ)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			km, st, err := server.OpenKeys(ctx, cfg, newLogger(cfg, stderr))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: withKeys(environ, stderr, func(ctx context.Context, _ config.Config, km *keys.Manager, st store.Store) error {
 			ids, err := resolveTenants(ctx, st, checkTenants)
 			if err != nil {
 				return err
@@ -224,11 +196,28 @@ func keysCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 				return fmt.Errorf("%d problems found", problems)
 			}
 			return nil
-		},
+		}),
 	}
 	check.Flags().StringSliceVar(&checkTenants, "tenant", nil, "tenant ids (default: all tenants)")
-	keys.AddCommand(rotate, list, check)
-	return keys
+	keysCmd.AddCommand(rotate, list, check)
+	return keysCmd
+}
+
+// withKeys runs fn with the configuration, a key manager and the store
+// opened as a server would open them, and closes the store afterwards.
+func withKeys(environ []string, stderr io.Writer, fn func(ctx context.Context, cfg config.Config, km *keys.Manager, st store.Store) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		cfg, err := loadConfig(cmd, environ)
+		if err != nil {
+			return err
+		}
+		km, st, err := server.OpenKeys(cmd.Context(), cfg, newLogger(cfg, stderr))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return fn(cmd.Context(), cfg, km, st)
+	}
 }
 
 // resolveTenants returns the given tenant ids, or every tenant's.
