@@ -252,39 +252,20 @@ func (s *Store) ListApplicationsPage(ctx context.Context, tenantID string, f sto
 // CreateApplication inserts an application; the primary key makes a
 // taken client id store.ErrConflict.
 func (s *Store) CreateApplication(ctx context.Context, a store.Application) error {
-	redirects, err := encodeList(a.RedirectURIs)
-	if err != nil {
-		return err
-	}
-	grants, err := encodeList(a.GrantTypes)
-	if err != nil {
-		return err
-	}
-	postLogout, err := encodeList(a.PostLogoutRedirectURIs)
+	lists, err := encodeApplicationLists(a)
 	if err != nil {
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO applications (`+applicationColumns+`)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-		a.TenantID, a.ClientID, a.Name, nullBytes(a.SecretHash), redirects, grants,
-		dur(a.SessionTTL), boolInt(a.SessionAutoRefresh), dur(a.RotationGrace), boolInt(a.DeviceBinding),
-		dur(a.IDTokenTTL), a.IDTokenAlg, dur(a.AccessTokenTTL), dur(a.TenantAccessTokenTTL),
-		dur(a.RefreshTokenTTL), a.AccessTokenFormat, postLogout, ms(a.CreatedAt), ms(a.UpdatedAt))
+		applicationArgs(a, lists)...)
 	return s.wrap("create application", err)
 }
 
 // UpdateApplication rewrites an application's settings, leaving
 // secret_hash and created_at alone.
 func (s *Store) UpdateApplication(ctx context.Context, a store.Application) error {
-	redirects, err := encodeList(a.RedirectURIs)
-	if err != nil {
-		return err
-	}
-	grants, err := encodeList(a.GrantTypes)
-	if err != nil {
-		return err
-	}
-	postLogout, err := encodeList(a.PostLogoutRedirectURIs)
+	lists, err := encodeApplicationLists(a)
 	if err != nil {
 		return err
 	}
@@ -293,10 +274,10 @@ func (s *Store) UpdateApplication(ctx context.Context, a store.Application) erro
 	id_token_ttl_ms = $10, id_token_alg = $11, access_token_ttl_ms = $12, tenant_access_token_ttl_ms = $13,
 	refresh_token_ttl_ms = $14, access_token_format = $15, post_logout_redirect_uris = $16, updated_at = $17
 WHERE tenant_id = $1 AND client_id = $2`,
-		a.TenantID, a.ClientID, a.Name, redirects, grants,
+		a.TenantID, a.ClientID, a.Name, lists.redirects, lists.grants,
 		dur(a.SessionTTL), boolInt(a.SessionAutoRefresh), dur(a.RotationGrace), boolInt(a.DeviceBinding),
 		dur(a.IDTokenTTL), a.IDTokenAlg, dur(a.AccessTokenTTL), dur(a.TenantAccessTokenTTL),
-		dur(a.RefreshTokenTTL), a.AccessTokenFormat, postLogout, ms(a.UpdatedAt))
+		dur(a.RefreshTokenTTL), a.AccessTokenFormat, lists.postLogout, ms(a.UpdatedAt))
 	return s.one("update application", res, err)
 }
 

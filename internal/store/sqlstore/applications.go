@@ -50,17 +50,33 @@ func scanApplication(sc scanner) (store.Application, error) {
 	return a, nil
 }
 
+// applicationLists are an application's list settings as stored (JSON).
+type applicationLists struct{ redirects, grants, postLogout string }
+
+func encodeApplicationLists(a store.Application) (applicationLists, error) {
+	var l applicationLists
+	var err error
+	if l.redirects, err = encodeList(a.RedirectURIs); err != nil {
+		return l, err
+	}
+	if l.grants, err = encodeList(a.GrantTypes); err != nil {
+		return l, err
+	}
+	l.postLogout, err = encodeList(a.PostLogoutRedirectURIs)
+	return l, err
+}
+
+// applicationArgs are the values of applicationColumns, in order.
+func applicationArgs(a store.Application, l applicationLists) []any {
+	return []any{a.TenantID, a.ClientID, a.Name, nullBytes(a.SecretHash), l.redirects, l.grants,
+		dur(a.SessionTTL), boolInt(a.SessionAutoRefresh), dur(a.RotationGrace), boolInt(a.DeviceBinding),
+		dur(a.IDTokenTTL), a.IDTokenAlg, dur(a.AccessTokenTTL), dur(a.TenantAccessTokenTTL),
+		dur(a.RefreshTokenTTL), a.AccessTokenFormat, l.postLogout, ms(a.CreatedAt), ms(a.UpdatedAt)}
+}
+
 // UpsertApplication creates or replaces an application.
 func (s *Store) UpsertApplication(ctx context.Context, a store.Application) error {
-	redirects, err := encodeList(a.RedirectURIs)
-	if err != nil {
-		return err
-	}
-	grants, err := encodeList(a.GrantTypes)
-	if err != nil {
-		return err
-	}
-	postLogout, err := encodeList(a.PostLogoutRedirectURIs)
+	lists, err := encodeApplicationLists(a)
 	if err != nil {
 		return err
 	}
@@ -80,10 +96,7 @@ ON CONFLICT (tenant_id, client_id) DO UPDATE SET
 	access_token_format = excluded.access_token_format,
 	post_logout_redirect_uris = excluded.post_logout_redirect_uris,
 	created_at = excluded.created_at, updated_at = excluded.updated_at`,
-		a.TenantID, a.ClientID, a.Name, nullBytes(a.SecretHash), redirects, grants,
-		dur(a.SessionTTL), boolInt(a.SessionAutoRefresh), dur(a.RotationGrace), boolInt(a.DeviceBinding),
-		dur(a.IDTokenTTL), a.IDTokenAlg, dur(a.AccessTokenTTL), dur(a.TenantAccessTokenTTL),
-		dur(a.RefreshTokenTTL), a.AccessTokenFormat, postLogout, ms(a.CreatedAt), ms(a.UpdatedAt))
+		applicationArgs(a, lists)...)
 	return s.wrap("upsert application", err)
 }
 
