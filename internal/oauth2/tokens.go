@@ -135,6 +135,21 @@ func (a *AccessTokens) Authenticate(ctx context.Context, t store.Tenant, tok str
 	return a.Store.AccessTokenByHash(ctx, t.ID, h, a.Now())
 }
 
+// AuthenticateWithUser is Authenticate together with the token's user, in
+// one read (store.Store.AccessTokenWithUser): userinfo and introspection
+// need both, and on PostgreSQL a second read is a second round trip. The
+// user is zero for a client_credentials token or a user that is gone.
+func (a *AccessTokens) AuthenticateWithUser(ctx context.Context, t store.Tenant, tok string) (store.AccessToken, store.User, error) {
+	h, ok, err := a.StorageHash(ctx, t, tok)
+	if err != nil {
+		return store.AccessToken{}, store.User{}, err
+	}
+	if !ok {
+		return store.AccessToken{}, store.User{}, store.ErrNotFound
+	}
+	return a.Store.AccessTokenWithUser(ctx, t.ID, h, a.Now())
+}
+
 var errBadJWT = errors.New("oauth2: invalid JWT access token")
 
 // CompactJWS reports whether tok has the shape of a JWS in compact

@@ -1,7 +1,6 @@
 package oidc
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -103,7 +102,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		oauth2.WriteError(w, bearerError())
 		return
 	}
-	at, u, err := p.accessTokenWithUser(r.Context(), t, tok)
+	at, u, err := p.AccessTokens.AuthenticateWithUser(r.Context(), t, tok)
 	if errors.Is(err, store.ErrNotFound) {
 		oauth2.WriteError(w, bearerError())
 		return
@@ -139,22 +138,6 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	oauth2.WriteJSON(w, http.StatusOK, claims)
-}
-
-// accessTokenWithUser is oauth2.AccessTokens.Authenticate together with
-// the token's user, read in the same statement (see
-// store.Store.AccessTokenWithUser): one round trip to the database
-// instead of two. The user is the zero User for a client_credentials
-// token and for a user that no longer exists.
-func (p *Provider) accessTokenWithUser(ctx context.Context, t store.Tenant, tok string) (store.AccessToken, store.User, error) {
-	h, ok, err := p.AccessTokens.StorageHash(ctx, t, tok)
-	if err != nil {
-		return store.AccessToken{}, store.User{}, err
-	}
-	if !ok {
-		return store.AccessToken{}, store.User{}, store.ErrNotFound
-	}
-	return p.Store.AccessTokenWithUser(ctx, t.ID, h, p.AccessTokens.Now())
 }
 
 // clientForm authenticates the client of an introspection or revocation
@@ -215,7 +198,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if kind == "access_token" {
 			var at store.AccessToken
-			if at, user, err = p.accessTokenWithUser(ctx, t, tok); err == nil {
+			if at, user, err = p.AccessTokens.AuthenticateWithUser(ctx, t, tok); err == nil {
 				res = introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, TokenType: "Bearer",
 					Exp: at.ExpiresAt.Unix(), Iat: at.CreatedAt.Unix(), Sub: at.UserID, Aud: at.ClientID, Iss: p.issuer(t)}
 				userRead = true
