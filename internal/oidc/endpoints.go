@@ -256,8 +256,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		err = nil
 		var at store.AccessToken
 		if at, err = p.AccessTokens.Authenticate(ctx, t, tok); err == nil && at.ClientID == app.ClientID {
-			h, _, _ := p.AccessTokens.StorageHash(ctx, t, tok)
-			if err = p.Store.DeleteAccessToken(ctx, t.ID, h); err == nil {
+			if err = p.Store.DeleteAccessToken(ctx, t.ID, at.TokenHash); err == nil {
 				p.record(ctx, t, audit.TypeTokenRevoked, app.ClientID, "application:"+app.ClientID, map[string]string{
 					"client_id": app.ClientID, "user_id": at.UserID, "reason": "client_revocation", "tokens": "access_token",
 				})
