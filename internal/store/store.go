@@ -119,6 +119,16 @@ type User struct {
 	UpdatedAt time.Time
 }
 
+// Profile returns u with its identity, profile and status only: what the
+// token reads that join a user (SessionWithUser, AccessTokenWithUser)
+// return. Their callers put claims in tokens and check the status; the
+// password hash and the lockout state are read with GetUser, where a login
+// needs them.
+func (u User) Profile() User {
+	return User{TenantID: u.TenantID, ID: u.ID, Username: u.Username, Name: u.Name,
+		Email: u.Email, Mobile: u.Mobile, Status: u.Status}
+}
+
 // Device describes the device a session was created on.
 type Device struct {
 	Fingerprint string
@@ -258,8 +268,9 @@ type Store interface {
 	// has this hash. The caller tells which by comparing hashes, and
 	// decides expiry and grace.
 	SessionByTokenHash(ctx context.Context, tenantID string, tokenHash []byte) (Session, error)
-	// SessionWithUser is SessionByTokenHash together with the session's
-	// user, in one read. A session whose user is gone is ErrNotFound.
+	// SessionWithUser is SessionByTokenHash together with the profile
+	// (User.Profile) of the session's user, in one read. A session whose
+	// user is gone is ErrNotFound.
 	SessionWithUser(ctx context.Context, tenantID string, tokenHash []byte) (Session, User, error)
 	// RotateSessionToken replaces the current token oldHash by newHash in
 	// one conditional statement: the old token becomes the previous one,
@@ -282,9 +293,10 @@ type Store interface {
 	// AccessTokenByHash returns an unexpired access token; expired ones are
 	// ErrNotFound.
 	AccessTokenByHash(ctx context.Context, tenantID string, tokenHash []byte, now time.Time) (AccessToken, error)
-	// AccessTokenWithUser is AccessTokenByHash together with the token's
-	// user, in one read: userinfo and introspection need both, and a
-	// second round trip costs as much as the first. The token is found
+	// AccessTokenWithUser is AccessTokenByHash together with the profile
+	// (User.Profile) of the token's user, in one read: userinfo and
+	// introspection need both, and a second round trip costs as much as
+	// the first. The token is found
 	// exactly when AccessTokenByHash finds it. The user is the zero User
 	// (empty ID) when the token has none (client_credentials) or when its
 	// user no longer exists, so the caller refuses those as it would

@@ -96,22 +96,22 @@ func (s *Store) SessionByTokenHash(ctx context.Context, tenantID string, tokenHa
 
 var sessionByTokenHashQuery = sessionByToken(`SELECT ` + sessionColumns + ` FROM sessions s`)
 
-// sessionUserColumns are the session's and its user's columns, for a
-// join of sessions s and users u.
-var sessionUserColumns = qualify("s", sessionColumns) + ", " + qualify("u", userColumns)
+// sessionUserColumns are the session's columns and its user's profile
+// (store.User.Profile), for a join of sessions s and users u.
+var sessionUserColumns = qualify("s", sessionColumns) + ", " + qualify("u", userProfileColumns)
 
-// SessionWithUser is SessionByTokenHash joined with the session's user in
-// one query: the exchange needs both, and a second round trip costs as
-// much as the lookup itself.
+// SessionWithUser is SessionByTokenHash joined with the profile of the
+// session's user in one query: the exchange needs both, and a second round
+// trip costs as much as the lookup itself.
 func (s *Store) SessionWithUser(ctx context.Context, tenantID string, tokenHash []byte) (store.Session, store.User, error) {
 	var sr sessionRow
 	var ur userRow
 	err := s.r.QueryRowContext(ctx, sessionWithUserQuery, tenantID, tokenHash).
-		Scan(append(sr.dests(), ur.dests()...)...)
+		Scan(append(sr.dests(), ur.profileDests()...)...)
 	if err != nil {
 		return store.Session{}, store.User{}, s.wrap("session with user", err)
 	}
-	return sr.session(), ur.user(), nil
+	return sr.session(), ur.u, nil
 }
 
 var sessionWithUserQuery = sessionByToken(`SELECT ` + sessionUserColumns + ` FROM sessions s

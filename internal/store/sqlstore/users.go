@@ -9,7 +9,13 @@ import (
 	"github.com/sesame-idp/sesame/internal/store"
 )
 
-const userColumns = `tenant_id, id, username, name, email, mobile, status,
+// userProfileColumns are the columns of store.User.Profile, the part of a
+// user the token reads join (SessionWithUser, AccessTokenWithUser): each
+// column scanned costs an allocation or a conversion on the exchange,
+// userinfo and introspection paths, and those need no more.
+const userProfileColumns = `tenant_id, id, username, name, email, mobile, status`
+
+const userColumns = userProfileColumns + `,
 	password_hash, password_changed_at, failed_logins, failed_window_start,
 	locked_until, created_at, updated_at`
 
@@ -22,8 +28,14 @@ type userRow struct {
 
 func (r *userRow) dests() []any {
 	u := &r.u
-	return []any{&u.TenantID, &u.ID, &u.Username, &u.Name, &u.Email, &u.Mobile, &u.Status,
-		&u.PasswordHash, &r.changedAt, &u.FailedLogins, &r.windowStart, &r.locked, &r.createdAt, &r.updatedAt}
+	return append(r.profileDests(), &u.PasswordHash, &r.changedAt, &u.FailedLogins, &r.windowStart,
+		&r.locked, &r.createdAt, &r.updatedAt)
+}
+
+// profileDests are the destinations of userProfileColumns.
+func (r *userRow) profileDests() []any {
+	u := &r.u
+	return []any{&u.TenantID, &u.ID, &u.Username, &u.Name, &u.Email, &u.Mobile, &u.Status}
 }
 
 func (r *userRow) user() store.User {

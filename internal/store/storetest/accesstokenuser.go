@@ -10,7 +10,8 @@ import (
 
 // testAccessTokenWithUser: the joined read finds a token exactly when
 // AccessTokenByHash does (tenant, expiry, deletion), and returns with it
-// what GetUser would: the user, disabled or not; the zero User for a
+// the profile (User.Profile) of what GetUser would: the user, disabled or
+// not; the zero User for a
 // client_credentials token and for a user that no longer exists; never a
 // user of another tenant, even one with the token's user id.
 func testAccessTokenWithUser(t *testing.T, s store.Store) {
@@ -98,10 +99,10 @@ func testAccessTokenWithUser(t *testing.T, s store.Store) {
 		if tc.user == "mallory" {
 			want = users[2]
 		}
-		if d := diff(want, gotU); d != "" {
+		if d := diff(want.Profile(), gotU); d != "" {
 			t.Errorf("%s: user (-want +got):\n%s", tc.name, d)
 		}
-		if d := diff(twoAT, gotAT) + diff(twoU, gotU); d != "" {
+		if d := diff(twoAT, gotAT) + diff(twoU.Profile(), gotU); d != "" {
 			t.Errorf("%s: differs from the two reads (-two +joined):\n%s", tc.name, d)
 		}
 	}

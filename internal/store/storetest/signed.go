@@ -76,10 +76,14 @@ func testSigned(t *testing.T, st store.Store) {
 }
 
 // testSessionWithUser: the joined lookup finds a session by its current or
-// previous token together with its user, and nothing across tenants.
+// previous token together with its user's profile, and nothing across
+// tenants.
 func testSessionWithUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	if err := s.CreateUser(ctx, store.User{TenantID: "t1", ID: "u1", Username: "alice", Name: "Alice", Status: store.UserActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+	alice := store.User{TenantID: "t1", ID: "u1", Username: "alice", Name: "Alice", Email: "alice@example.com",
+		Mobile: "+15550100", Status: store.UserActive, PasswordHash: "$argon2id$x", PasswordChangedAt: now,
+		FailedLogins: 1, FailedWindowStart: now, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateUser(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
 	se := store.Session{ID: "s1", TenantID: "t1", UserID: "u1", ClientID: "c", TokenHash: hash("cur"),
@@ -92,8 +96,11 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 	}
 	for _, h := range [][]byte{hash("next"), hash("cur")} {
 		gs, gu, err := s.SessionWithUser(ctx, "t1", h)
-		if err != nil || gs.ID != "s1" || gu.ID != "u1" || gu.Username != "alice" || gs.Device.Fingerprint != "fp" || !gs.ExpiresAt.Equal(at(2*time.Hour)) {
-			t.Fatalf("SessionWithUser: %+v %+v %v", gs, gu, err)
+		if err != nil || gs.ID != "s1" || gs.Device.Fingerprint != "fp" || !gs.ExpiresAt.Equal(at(2*time.Hour)) {
+			t.Fatalf("SessionWithUser: %+v %v", gs, err)
+		}
+		if d := diff(alice.Profile(), gu); d != "" {
+			t.Fatalf("SessionWithUser: user (-want +got):\n%s", d)
 		}
 	}
 	if _, _, err := s.SessionWithUser(ctx, "t2", hash("next")); !errors.Is(err, store.ErrNotFound) {
