@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -85,7 +88,7 @@ func TestOpenLoopCountsTheBacklog(t *testing.T) {
 		}
 		return ""
 	}
-	ph := runOpen(t.Context(), []op{stall}, 1000, 400*time.Millisecond, 1_000_000, 0)
+	ph := runOpen(t.Context(), []op{stall}, 1000, 400*time.Millisecond, 1_000_000, watched{})
 	r := summarize(ph, 50*time.Millisecond)
 	if r.OK < 300 {
 		t.Fatalf("only %d operations done of about 400 scheduled", r.OK)
@@ -96,19 +99,56 @@ func TestOpenLoopCountsTheBacklog(t *testing.T) {
 		t.Errorf("open loop latency p50 %.1f ms, p99 %.1f ms: the backlog was not counted", r.Latency.P50, r.Latency.P99)
 	}
 	stalled = false
-	cl := summarize(runClosed(t.Context(), []op{stall}, 300*time.Millisecond, 1_000_000, 0), 50*time.Millisecond)
+	cl := summarize(runClosed(t.Context(), []op{stall}, 300*time.Millisecond, 1_000_000, watched{}), 50*time.Millisecond)
 	if cl.Latency.P50 > 1 || cl.Latency.Max < 199 {
 		t.Errorf("closed loop p50 %.2f ms, max %.1f ms: want one slow request", cl.Latency.P50, cl.Latency.Max)
 	}
 }
 
 func TestReadProc(t *testing.T) {
+	// CPU time is counted in 10 ms ticks: spend a few, so that a test run
+	// alone does not read 0.
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+		_ = sha256.Sum256([]byte("tick"))
+	}
 	s, err := readProc(os.Getpid())
 	if err != nil {
 		t.Skipf("no /proc here: %v", err)
 	}
 	if s.RSS <= 0 || s.HWM < s.RSS || s.CPU <= 0 {
 		t.Errorf("readProc(self) = %+v: want RSS > 0, HWM ≥ RSS, CPU > 0", s)
+	}
+}
+
+// TestMachineWatch: the machine's CPU accounting sees this process's work
+// as busy time, adds up to no more than the machine's cores, and counts a
+// database server's processes found by command name (this test binary
+// stands in for one).
+func TestMachineWatch(t *testing.T) {
+	if _, _, err := readMachineCPU(); err != nil {
+		t.Skipf("no /proc/stat here: %v", err)
+	}
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Skipf("no /proc/self/stat: %v", err)
+	}
+	comm := string(stat[bytes.IndexByte(stat, '(')+1 : bytes.LastIndexByte(stat, ')')])
+	w := watchMachine(comm)
+	if _, ok := w.dbStart[os.Getpid()]; !ok {
+		t.Fatalf("readCommCPU(%q) did not find this process", comm)
+	}
+	// Keep one core busy for 300 ms.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		_ = sha256.Sum256(stat)
+	}
+	m := w.finish()
+	if m == nil {
+		t.Fatal("finish: nil")
+	}
+	cores := float64(runtime.NumCPU())
+	// Ticks are 10 ms, so allow for the rounding of a 300 ms window.
+	if m.BusyCores < 0.5 || m.DBCores < 0.5 || m.DBCores > m.BusyCores+0.2 || m.BusyCores+m.IdleCores > cores+0.2 {
+		t.Errorf("%+v on %v cores: want busy and db ≥ 0.5 core (this test spun one), db ≤ busy, busy + idle ≤ cores", *m, cores)
 	}
 }
 

@@ -57,13 +57,38 @@ type phase struct {
 	outs    *outcomes
 	server  ProcStats
 	loader  ProcStats
+	machine *MachineStats
+}
+
+// watched names what a phase measures besides its requests: the server's
+// process (0: none, as when a test serves in the harness's own process)
+// and the command name of the database server's processes ("": none).
+type watched struct {
+	serverPID int
+	dbComm    string
+}
+
+// phaseWatch measures the server, the loader and the machine during a
+// phase.
+type phaseWatch struct {
+	server, loader *procWatch
+	machine        *machineWatch
+}
+
+func (w watched) start() phaseWatch {
+	return phaseWatch{server: watchProc(w.serverPID), loader: watchProc(loaderPID(w.serverPID)),
+		machine: watchMachine(w.dbComm)}
+}
+
+func (pw phaseWatch) finish(ph *phase) {
+	ph.server, ph.loader, ph.machine = pw.server.finish(), pw.loader.finish(), pw.machine.finish()
 }
 
 // runClosed runs every op in a loop of its own until dur has passed or
 // maxReq operations were started.
-func runClosed(ctx context.Context, ops []op, dur time.Duration, maxReq int, serverPID int) *phase {
+func runClosed(ctx context.Context, ops []op, dur time.Duration, maxReq int, w watched) *phase {
 	ph := &phase{kind: "closed", workers: len(ops), outs: newOutcomes()}
-	sw, lw := watchProc(serverPID), watchProc(loaderPID(serverPID))
+	pw := w.start()
 	var started atomic.Int64
 	per := make([][]sample, len(ops))
 	start := time.Now()
@@ -85,7 +110,7 @@ func runClosed(ctx context.Context, ops []op, dur time.Duration, maxReq int, ser
 	}
 	wg.Wait()
 	ph.wall = time.Since(start)
-	ph.server, ph.loader = sw.finish(), lw.finish()
+	pw.finish(ph)
 	ph.samples = slices.Concat(per...)
 	return ph
 }
@@ -96,11 +121,11 @@ func runClosed(ctx context.Context, ops []op, dur time.Duration, maxReq int, ser
 // picked it up: when the server stalls the backlog's waiting time is
 // counted, as a real client population would feel it (no coordinated
 // omission).
-func runOpen(ctx context.Context, ops []op, rate float64, dur time.Duration, maxReq int, serverPID int) *phase {
+func runOpen(ctx context.Context, ops []op, rate float64, dur time.Duration, maxReq int, w watched) *phase {
 	ph := &phase{kind: "open", workers: len(ops), rate: rate, outs: newOutcomes()}
 	n := max(min(maxReq, int(rate*dur.Seconds())), 1)
 	interval := float64(time.Second) / rate
-	sw, lw := watchProc(serverPID), watchProc(loaderPID(serverPID))
+	pw := w.start()
 	per := make([][]sample, len(ops))
 	queue := make(chan int64, 1<<16)
 	start := time.Now()
@@ -129,7 +154,7 @@ func runOpen(ctx context.Context, ops []op, rate float64, dur time.Duration, max
 	close(queue)
 	wg.Wait()
 	ph.wall = time.Since(start)
-	ph.server, ph.loader = sw.finish(), lw.finish()
+	pw.finish(ph)
 	ph.samples = slices.Concat(per...)
 	return ph
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -160,4 +161,119 @@ func (w *procWatch) finish() ProcStats {
 		PeakRSSMB:   float64(peak) / (1 << 20),
 		PeakSampled: !w.reset,
 	}
+}
+
+// readMachineCPU reads the first line of /proc/stat, the time all CPUs
+// spent in each state since boot (proc(5)): busy is user, nice, system,
+// irq and softirq time; idle is idle and iowait time. Steal (time the
+// hypervisor gave to other guests) is neither: it is capacity this
+// machine did not get.
+func readMachineCPU() (busy, idle time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 8 || string(f[0]) != "cpu" {
+		return 0, 0, errors.New("bench: unexpected first line of /proc/stat")
+	}
+	var v [7]int64 // user nice system idle iowait irq softirq
+	for i := range v {
+		if v[i], err = strconv.ParseInt(string(f[i+1]), 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("bench: /proc/stat: %w", err)
+		}
+	}
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
+	return tick(v[0] + v[1] + v[2] + v[5] + v[6]), tick(v[3] + v[4]), nil
+}
+
+// readCommCPU returns the CPU time (utime + stime) of every process whose
+// command name (comm, /proc/<pid>/stat field 2) is comm, by pid.
+func readCommCPU(comm string) map[int]time.Duration {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := []byte("(" + comm + ")")
+	cpu := map[int]time.Duration{}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		i := bytes.IndexByte(stat, '(')
+		j := bytes.LastIndexByte(stat, ')')
+		if i < 0 || j < i || !bytes.Equal(stat[i:j+1], want) {
+			continue
+		}
+		if s, err := readProc(pid); err == nil {
+			cpu[pid] = s.CPU
+		}
+	}
+	return cpu
+}
+
+// machineWatch measures a phase's CPU use beyond the server and the
+// loader: the whole machine's busy and idle time, and the processes of the
+// database server (PostgreSQL runs on the same cores as Sesame and the
+// harness; SQLite is inside the server).
+type machineWatch struct {
+	dbComm     string
+	dbStart    map[int]time.Duration
+	busy, idle time.Duration
+	ok         bool
+	startAt    time.Time
+}
+
+func watchMachine(dbComm string) *machineWatch {
+	w := &machineWatch{dbComm: dbComm, startAt: time.Now()}
+	var err error
+	w.busy, w.idle, err = readMachineCPU()
+	w.ok = err == nil
+	if dbComm != "" {
+		w.dbStart = readCommCPU(dbComm)
+	}
+	return w
+}
+
+// MachineStats is the CPU use of the whole machine during a phase, in
+// cores (CPU seconds ÷ wall seconds).
+type MachineStats struct {
+	// BusyCores is every process's and the kernel's CPU time; with the
+	// server's and the loader's it tells what else ran (the database,
+	// kernel threads handling the loopback network and the disk).
+	BusyCores float64 `json:"busy_cores"`
+	// IdleCores is the capacity nothing used: when it is near zero the
+	// phase was bound by the machine's CPU.
+	IdleCores float64 `json:"idle_cores"`
+	// DBCores is the CPU of the database server's processes (PostgreSQL:
+	// every process named postgres, so other users of the same cluster
+	// count too); 0 for SQLite, which runs inside the server.
+	DBCores float64 `json:"db_cores,omitempty"`
+	// DBCPUPerOpUS is DBCores as CPU time per successful operation.
+	DBCPUPerOpUS float64 `json:"db_cpu_per_op_us,omitempty"`
+}
+
+// finish returns the machine's figures since watchMachine; nil when
+// /proc/stat could not be read.
+func (w *machineWatch) finish() *MachineStats {
+	wall := time.Since(w.startAt).Seconds()
+	busy, idle, err := readMachineCPU()
+	if !w.ok || err != nil || wall <= 0 {
+		return nil
+	}
+	m := &MachineStats{BusyCores: (busy - w.busy).Seconds() / wall, IdleCores: (idle - w.idle).Seconds() / wall}
+	if w.dbComm != "" {
+		var db time.Duration
+		for pid, end := range readCommCPU(w.dbComm) {
+			db += end - w.dbStart[pid] // a backend started meanwhile counts whole
+		}
+		m.DBCores = db.Seconds() / wall
+	}
+	return m
 }

@@ -32,6 +32,10 @@ type Target struct {
 	PID int
 	// PProf is the address of its pprof listener, if any.
 	PProf string
+	// DBComm is the command name of the database server's processes,
+	// whose CPU each phase reports ("postgres"); "" when the database runs
+	// inside the server (SQLite).
+	DBComm string
 	// Stop stops the server and releases what was provisioned for it.
 	Stop func() error
 }
@@ -53,6 +57,16 @@ func CheckLoopback(addr string) error {
 	}
 	return nil
 }
+
+// dbComm is Target.DBComm for a configuration.
+func dbComm(cfg config.Config) string {
+	if cfg.Storage.Driver == "postgres" {
+		return "postgres"
+	}
+	return ""
+}
+
+func (t *Target) watched() watched { return watched{serverPID: t.PID, dbComm: t.DBComm} }
 
 // FreeAddr returns 127.0.0.1:port with a port that was free a moment ago.
 func FreeAddr() (string, error) {
@@ -153,7 +167,7 @@ func (c ChildLauncher) Launch(ctx context.Context, cfg config.Config) (*Target, 
 		})
 		return stopErr
 	}
-	t := &Target{Addr: cfg.Server.Listen, PID: cmd.Process.Pid, PProf: cfg.Server.PProf, Stop: stop}
+	t := &Target{Addr: cfg.Server.Listen, PID: cmd.Process.Pid, PProf: cfg.Server.PProf, DBComm: dbComm(cfg), Stop: stop}
 	if err := waitReady(ctx, t.Addr, exited, 3*time.Minute); err != nil {
 		_ = stop()
 		log, _ := os.ReadFile(logPath)

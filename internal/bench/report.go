@@ -81,8 +81,10 @@ type PhaseReport struct {
 	ServerCPUPerOpUS float64 `json:"server_cpu_per_op_us"`
 	// LoaderCPUPerOpUS is the same for the harness: what the load costs
 	// the machine, which the server does not get.
-	LoaderCPUPerOpUS float64  `json:"loader_cpu_per_op_us,omitempty"`
-	Series           []Window `json:"series,omitempty"`
+	LoaderCPUPerOpUS float64 `json:"loader_cpu_per_op_us,omitempty"`
+	// Machine is the whole machine's CPU use and the database server's.
+	Machine *MachineStats `json:"machine,omitempty"`
+	Series  []Window      `json:"series,omitempty"`
 }
 
 // Latency percentiles, in milliseconds.
@@ -147,7 +149,7 @@ func latencyOf(lats []int64) Latency {
 // length of the plot windows.
 func summarize(ph *phase, window time.Duration) *PhaseReport {
 	r := &PhaseReport{Kind: ph.kind, Workers: ph.workers, OfferedRate: ph.rate, Seconds: ph.wall.Seconds(),
-		Requests: len(ph.samples), Server: ph.server, Loader: ph.loader}
+		Requests: len(ph.samples), Server: ph.server, Loader: ph.loader, Machine: ph.machine}
 	var lats []int64
 	for _, s := range ph.samples {
 		if s.out == 0 {
@@ -166,6 +168,9 @@ func summarize(ph *phase, window time.Duration) *PhaseReport {
 	if r.OK > 0 {
 		r.ServerCPUPerOpUS = ph.server.CPUSeconds / float64(r.OK) * 1e6
 		r.LoaderCPUPerOpUS = ph.loader.CPUSeconds / float64(r.OK) * 1e6
+		if m := r.Machine; m != nil && ph.wall > 0 {
+			m.DBCPUPerOpUS = m.DBCores * ph.wall.Seconds() / float64(r.OK) * 1e6
+		}
 	}
 	r.Latency = latencyOf(lats)
 	r.Series = series(ph, window)

@@ -26,16 +26,21 @@ func WriteText(w io.Writer, r *Report) error {
 	for _, b := range r.Backends {
 		ew.printf("\n== %s (server RSS after start %.0f MiB)\n\n", b.Backend, b.Idle.PeakRSSMB)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "\tclosed loop\t\t\t\t\t\t\t\t\t\t\t\t\topen loop\t\t\t\t\t\t")
-		fmt.Fprintln(tw, "path\tpeak/s\tceiling/s\tof ceil\tp50 ms\tp99 ms\tsrv µs/op\tload µs/op\tbound µs\tshare\tsrv-only/s\tsrv cores\tload cores\tRSS MiB\trate/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\t")
+		fmt.Fprintln(tw, "\tclosed loop\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\topen loop\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "path\tpeak/s\tceiling/s\tof ceil\tp50 ms\tp99 ms\tsrv µs/op\tload µs/op\tdb µs/op\tbound µs\tshare\tsrv-only/s\tsrv cores\tload cores\tdb cores\tidle cores\tRSS MiB\trate/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\t")
 		for _, p := range b.Paths {
 			cl, op := p.Closed, p.Open
 			if cl == nil {
 				continue
 			}
+			dbOp, idle := machineCells(cl)
+			dbCores := "-"
+			if m := cl.Machine; m != nil && m.DBCores > 0 {
+				dbCores = f2(m.DBCores)
+			}
 			row := []string{p.Name, f0(cl.Throughput), f0(p.CeilingPerSec), pct(p.Fraction),
-				f2(cl.Latency.P50), f2(cl.Latency.P99), f0(cl.ServerCPUPerOpUS), f0(cl.LoaderCPUPerOpUS), f0(p.BoundCostUS), pct(p.BoundShare), f0(p.ServerOnlyPerSec),
-				f2(cl.Server.CPUCores), f2(cl.Loader.CPUCores), f0(cl.Server.PeakRSSMB)}
+				f2(cl.Latency.P50), f2(cl.Latency.P99), f0(cl.ServerCPUPerOpUS), f0(cl.LoaderCPUPerOpUS), dbOp, f0(p.BoundCostUS), pct(p.BoundShare), f0(p.ServerOnlyPerSec),
+				f2(cl.Server.CPUCores), f2(cl.Loader.CPUCores), dbCores, idle, f0(cl.Server.PeakRSSMB)}
 			if op != nil {
 				row = append(row, f0(op.Throughput), f2(op.Latency.P50), f2(op.Latency.P95), f2(op.Latency.P99), f2(op.Latency.Max))
 			} else {
@@ -47,8 +52,10 @@ func WriteText(w io.Writer, r *Report) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		ew.printf("\nsrv µs/op, load µs/op: server and harness CPU per successful operation; bound µs: CPU cost of what bounds the path (signature, hash, or healthz's srv µs/op);\n" +
-			"share: bound ÷ srv µs/op; srv-only/s: cores ÷ srv µs/op, the throughput with no loader on the machine; cores: CPU seconds ÷ wall seconds.\n")
+		ew.printf("\nsrv µs/op, load µs/op, db µs/op: server, harness and database server (PostgreSQL's processes) CPU per successful operation;\n" +
+			"bound µs: CPU cost of what bounds the path (signature, hash, or healthz's srv µs/op); share: bound ÷ srv µs/op;\n" +
+			"srv-only/s: cores ÷ srv µs/op, the throughput with no loader on the machine; cores: CPU seconds ÷ wall seconds;\n" +
+			"idle cores: capacity no process or kernel thread used (/proc/stat idle + iowait), near 0 when the machine's CPU was the bound.\n")
 		ew.printf("\ntargets (issue 5 point 3):\n")
 		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		for _, p := range b.Paths {
@@ -155,3 +162,18 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
+
+// machineCells are the database CPU per operation and the idle cores of a
+// closed-loop phase, "-" where not measured (SQLite has no database
+// process; reports written before these figures have no machine stats).
+func machineCells(ph *PhaseReport) (dbPerOp, idle string) {
+	m := ph.Machine
+	if m == nil {
+		return "-", "-"
+	}
+	dbPerOp = "-"
+	if m.DBCores > 0 {
+		dbPerOp = f0(m.DBCPUPerOpUS)
+	}
+	return dbPerOp, f2(m.IdleCores)
+}
