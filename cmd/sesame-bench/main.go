@@ -207,6 +207,11 @@ func run(ctx context.Context, a runArgs) error {
 	if err != nil {
 		return err
 	}
+	// The disk's commit latency, where the SQLite database will be: the
+	// floor of the latency of every path that writes.
+	if c.Fsync, err = bench.MeasureFsync(work, 300); err != nil {
+		return err
+	}
 	report.Ceilings = c
 	launcher := bench.ChildLauncher{Bin: bin, Dir: work}
 	for _, backend := range a.backends {

@@ -52,6 +52,48 @@ type Ceilings struct {
 	RS256AllCores    AllCores `json:"rs256_all_cores"`
 	ES256AllCores    AllCores `json:"es256_all_cores"`
 	Argon2idAllCores AllCores `json:"argon2id_all_cores"`
+
+	// Fsync is the latency of the disk the SQLite database lives on.
+	Fsync *FsyncLatency `json:"fsync,omitempty"`
+}
+
+// FsyncLatency is the wall time of an fsync(2) after an 8 KiB append, in
+// the run's data directory: the wait every SQLite commit adds with
+// synchronous=FULL (the WAL is synced at each commit), and so the floor of
+// the latency of the paths that write. Its tail, not its median, is what
+// a write path's p99 meets: a request may wait for the commit in flight
+// and then for its own.
+type FsyncLatency struct {
+	Syncs int     `json:"syncs"`
+	P50US float64 `json:"p50_us"`
+	P99US float64 `json:"p99_us"`
+	MaxUS float64 `json:"max_us"`
+}
+
+// MeasureFsync appends 8 KiB to a scratch file in dir and syncs it, n
+// times, and returns the latencies; the file is removed.
+func MeasureFsync(dir string, n int) (*FsyncLatency, error) {
+	f, err := os.CreateTemp(dir, "fsync-*.dat")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	page := make([]byte, 8<<10)
+	lats := make([]int64, 0, n)
+	for range n {
+		if _, err := f.Write(page); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		lats = append(lats, int64(time.Since(t0)))
+	}
+	slices.Sort(lats)
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	return &FsyncLatency{Syncs: n, P50US: us(percentile(lats, 50)), P99US: us(percentile(lats, 99)), MaxUS: us(lats[len(lats)-1])}, nil
 }
 
 // AllCores is one operation run by one goroutine per core at once, for

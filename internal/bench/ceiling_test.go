@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -33,6 +34,7 @@ func TestCeilingsText(t *testing.T) {
 	c := Ceilings{RS256SignUS: 813, RS256PerSec: 2461, ES256SignUS: 26.3, ES256PerSec: 76000, Argon2idMS: 32, Argon2idPerSec: 62.5,
 		Argon2idParams: "m=19456KiB,t=2,p=1",
 		RS256AllCores:  AllCores{Ops: 2347, PerSec: 2347, PerSecCPU: 2390},
+		Fsync:          &FsyncLatency{Syncs: 300, P50US: 161.9, P99US: 3959, MaxUS: 7525},
 	}
 	var b bytes.Buffer
 	if err := WriteText(&b, &Report{Ceilings: c}); err != nil {
@@ -42,9 +44,26 @@ func TestCeilingsText(t *testing.T) {
 		"RS256 sign 813 µs → 2461/s (all cores signing at once: 2347/s; by CPU time 2390/s)\n",
 		"ES256 sign 26.3 µs → 76000/s\n", // not measured: no bracket
 		"argon2id (m=19456KiB,t=2,p=1) 32.0 ms → 62.5/s\n",
+		"fsync after an 8 KiB append in the data directory (300): p50 162 µs, p99 3959 µs, max 7525 µs",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// MeasureFsync syncs a scratch file in the given directory, reports
+// ordered latencies and leaves nothing behind.
+func TestMeasureFsync(t *testing.T) {
+	dir := t.TempDir()
+	f, err := MeasureFsync(dir, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Syncs != 20 || f.P50US <= 0 || f.P50US > f.P99US || f.P99US > f.MaxUS {
+		t.Errorf("MeasureFsync = %+v: want 20 syncs, 0 < p50 ≤ p99 ≤ max", *f)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left %d files in %s", len(left), dir)
 	}
 }

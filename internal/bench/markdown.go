@@ -24,6 +24,10 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		c.RS256SignUS, c.RS256PerSec, allCoresText(c.RS256AllCores, "signing", "%.0f"),
 		c.ES256SignUS, c.ES256PerSec, allCoresText(c.ES256AllCores, "signing", "%.0f"),
 		c.Argon2idParams, c.Argon2idMS, c.Argon2idPerSec, allCoresText(c.Argon2idAllCores, "hashing", "%.1f"))
+	if f := c.Fsync; f != nil {
+		ew.printf("Disk: fsync after an 8 KiB append in the data directory (%d times): p50 %.0f µs, p99 %.0f µs, max %.0f µs; each SQLite commit waits for one.\n",
+			f.Syncs, f.P50US, f.P99US, f.MaxUS)
+	}
 	for _, b := range r.Backends {
 		ew.printf("\n## %s\n\n", b.Backend)
 		ew.printf("| path | peak/s | ceiling/s | of ceiling | server µs/op | loader µs/op | db µs/op | idle cores | bound µs | server-only/s | p50 ms (peak) | p99 ms (peak) | rate/s (½ peak) | p50 ms | p99 ms | max ms | errors | target | p99 < 10 ms |\n")

@@ -23,6 +23,10 @@ func WriteText(w io.Writer, r *Report) error {
 	ew.printf("  RS256 sign %.0f µs → %.0f/s%s\n", c.RS256SignUS, c.RS256PerSec, allCoresText(c.RS256AllCores, "signing", "%.0f"))
 	ew.printf("  ES256 sign %.1f µs → %.0f/s%s\n", c.ES256SignUS, c.ES256PerSec, allCoresText(c.ES256AllCores, "signing", "%.0f"))
 	ew.printf("  argon2id (%s) %.1f ms → %.1f/s%s\n", c.Argon2idParams, c.Argon2idMS, c.Argon2idPerSec, allCoresText(c.Argon2idAllCores, "hashing", "%.1f"))
+	if f := c.Fsync; f != nil {
+		ew.printf("  fsync after an 8 KiB append in the data directory (%d): p50 %.0f µs, p99 %.0f µs, max %.0f µs (each SQLite commit waits for one)\n",
+			f.Syncs, f.P50US, f.P99US, f.MaxUS)
+	}
 	for _, b := range r.Backends {
 		ew.printf("\n== %s (server RSS after start %.0f MiB)\n\n", b.Backend, b.Idle.PeakRSSMB)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
