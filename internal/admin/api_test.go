@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -602,6 +603,54 @@ func testUsers(x *env) {
 	x.MustLoginAs(st.EIAMHost, "acme-portal", "dave", r.Str("password"))
 	x.wantError("reset unknown", x.call(call{method: "POST", path: "/tenants/acme/users/nope/password/reset", token: x.root}), 404, admin.CodeNotFound, "")
 	x.wantError("reset with a body", x.call(call{method: "POST", path: "/tenants/acme/users/" + dave + "/password/reset", token: x.root, body: `{"password":"mine"}`, breaks: true}), 400, admin.CodeInvalidRequest, "password")
+
+	testResetMFA(x, dave, r.Str("password"))
+}
+
+// testResetMFA removes the second factor of dave (acme, logged in with
+// pw), enrolled here through the store: internal/server's TestMFAAdminReset
+// covers the logins before and after on tenants that ask for codes.
+func testResetMFA(x *env, dave, pw string) {
+	mfaPath := "/tenants/acme/users/" + dave + "/mfa"
+	enrolled := func(what string, want bool) {
+		x.t.Helper()
+		r := x.call(call{method: "GET", path: "/tenants/acme/users/" + dave, token: x.acmeAdmin})
+		if r.Status != 200 || r.JSON["mfa_enrolled"] != want {
+			x.t.Errorf("%s: GET dave: %d %s, want mfa_enrolled %v", what, r.Status, r.Body, want)
+		}
+	}
+	enrolled("before enrolment", false)
+	x.wantError("reset mfa of a user not enrolled", x.call(call{method: "DELETE", path: mfaPath, token: x.root}), 404, admin.CodeNotFound, "")
+	mfaStore, ok := x.Server.Store().(store.MFAStore)
+	if !ok {
+		x.t.Fatalf("%T has no MFA store", x.Server.Store())
+	}
+	err := mfaStore.ConfirmTOTP(x.t.Context(), store.TOTPEnrollment{TenantID: "acme", UserID: dave, Secret: []byte("sealed secret"), CreatedAt: x.Clock.Now()},
+		[][]byte{[]byte("recovery-hash-1"), []byte("recovery-hash-2")})
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	enrolled("after enrolment", true)
+	r := x.call(call{method: "GET", path: "/tenants/acme/users?q=dave", token: x.root})
+	if l := items(r); len(l) != 1 || l[0]["mfa_enrolled"] != nil {
+		x.t.Errorf("a listing shows mfa_enrolled (a read per row): %s", r.Body)
+	}
+	session := x.MustLoginAs(st.EIAMHost, "acme-portal", "dave", pw) // acme's policy is off: no code asked
+
+	x.wantError("reset mfa of unknown", x.call(call{method: "DELETE", path: "/tenants/acme/users/nope/mfa", token: x.root}), 404, admin.CodeNotFound, "")
+	x.wantError("reset mfa of another tenant's user", x.call(call{method: "DELETE", path: "/tenants/shop/users/" + dave + "/mfa", token: x.root}), 404, admin.CodeNotFound, "")
+	x.wantError("reset mfa in unknown tenant", x.call(call{method: "DELETE", path: "/tenants/nope/users/" + dave + "/mfa", token: x.root}), 404, admin.CodeNotFound, "")
+	x.want("reset mfa", x.call(call{method: "DELETE", path: mfaPath, token: x.acmeUser}), 204)
+	enrolled("after the reset", false)
+	if _, err := mfaStore.GetTOTP(x.t.Context(), "acme", dave); !errors.Is(err, store.ErrNotFound) {
+		x.t.Errorf("enrolment after the reset: %v", err)
+	}
+	// Nothing left to remove.
+	x.wantError("reset mfa again", x.call(call{method: "DELETE", path: mfaPath, token: x.root}), 404, admin.CodeNotFound, "")
+	// The sessions survive, as after a password reset.
+	if ex := x.Exchange(st.EIAMHost, "acme-portal", session); ex.Status != 200 {
+		x.t.Errorf("dave's session after the reset: %d %s", ex.Status, ex.Body)
+	}
 }
 
 // MustLoginAs logs user in with a password, failing the test otherwise.
@@ -882,8 +931,8 @@ func testRecorded(x *env) {
 		"admin.application.create", "admin.application.delete", "admin.application.rotate_secret", "admin.application.update",
 		"admin.keys.rotate", "admin.role.delete", "admin.role.set", "admin.session.revoke", "admin.session.revoke_all",
 		"admin.tenant.create", "admin.tenant.delete", "admin.tenant.update",
-		"admin.user.create", "admin.user.disable", "admin.user.enable", "admin.user.reset_password", "admin.user.set_password",
-		"admin.user.unlock", "admin.user.update",
+		"admin.user.create", "admin.user.disable", "admin.user.enable", "admin.user.reset_mfa", "admin.user.reset_password",
+		"admin.user.set_password", "admin.user.unlock", "admin.user.update",
 	}
 	since := url.QueryEscape(x.started.Format(time.RFC3339Nano))
 	var events []map[string]any

@@ -22,10 +22,12 @@ const Prefix = "/admin/api/v1"
 
 // Store is the storage the admin API needs. The server passes its cached
 // store, whose application writes and deletions drop that node's cache
-// entry at once.
+// entry at once. MFAStore is for the users' second factor (whether one is
+// enrolled, and its removal by an administrator).
 type Store interface {
 	store.Store
 	store.AdminStore
+	store.MFAStore
 }
 
 // TenantCache is the server's cache of resolved tenants.
@@ -104,6 +106,7 @@ func Routes() []Route {
 		{"POST", "/tenants/{tenant}/users/{user_id}/unlock", (*Handler).unlockUser},
 		{"PUT", "/tenants/{tenant}/users/{user_id}/password", (*Handler).setPassword},
 		{"POST", "/tenants/{tenant}/users/{user_id}/password/reset", (*Handler).resetPassword},
+		{"DELETE", "/tenants/{tenant}/users/{user_id}/mfa", (*Handler).resetMFA},
 		{"DELETE", "/tenants/{tenant}/users/{user_id}/sessions", (*Handler).revokeUserSessions},
 
 		{"GET", "/tenants/{tenant}/sessions", (*Handler).listSessions},

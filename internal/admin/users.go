@@ -15,7 +15,9 @@ import (
 )
 
 // userJSON is store.User without its password hash. Locked is derived:
-// a lock in force now (contract §1's "locked" status).
+// a lock in force now (contract §1's "locked" status). MFAEnrolled is
+// only in the answer of GET of one user: it is another read, which a
+// listing would make once per row.
 type userJSON struct {
 	TenantID          string     `json:"tenant_id"`
 	ID                string     `json:"id"`
@@ -29,6 +31,7 @@ type userJSON struct {
 	FailedLogins      int        `json:"failed_logins"`
 	PasswordSet       bool       `json:"password_set"`
 	PasswordChangedAt *time.Time `json:"password_changed_at,omitempty"`
+	MFAEnrolled       *bool      `json:"mfa_enrolled,omitempty"`
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
 }
@@ -160,11 +163,29 @@ func (h *Handler) listUsers(c *call) (int, any, error) {
 }
 
 func (h *Handler) getUser(c *call) (int, any, error) {
-	_, u, err := h.user(c)
+	t, u, err := h.user(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, userOut(u, h.now()), nil
+	out := userOut(u, h.now())
+	enrolled, err := h.mfaEnrolled(c, t, u)
+	if err != nil {
+		return 0, nil, err
+	}
+	out.MFAEnrolled = &enrolled
+	return http.StatusOK, out, nil
+}
+
+// mfaEnrolled reports whether u has a TOTP authenticator.
+func (h *Handler) mfaEnrolled(c *call, t store.Tenant, u store.User) (bool, error) {
+	_, err := h.Store.GetTOTP(c.ctx, t.ID, u.ID)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, err
 }
 
 // createUser adds a user, with a password if one is given (checked
@@ -363,6 +384,35 @@ func (h *Handler) resetPassword(c *call) (int, any, error) {
 	}
 	h.record(c, "user.reset_password", t.ID, "user:"+u.ID, nil)
 	return http.StatusOK, passwordBody{Password: pw}, nil
+}
+
+// resetMFA removes a user's TOTP authenticator and recovery codes, for a
+// user who lost both (DELETE …/users/{user_id}/mfa). Under the "required"
+// policy the user enrols again at the next login; under "optional" they
+// log in with their password alone until they enrol again. A user without
+// an enrolment is 404, like the deletion of any other object that is not
+// there, so that the operator learns nothing was removed.
+//
+// The user's sessions survive, as they do a password reset
+// (resetPassword): they were opened with both factors, and a user who
+// lost the authenticator is usually still signed in somewhere and needs
+// that session to enrol a new one. When a takeover is suspected the
+// administrator revokes the sessions explicitly (DELETE …/sessions), as
+// after a password reset.
+func (h *Handler) resetMFA(c *call) (int, any, error) {
+	t, u, err := h.user(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	err = h.Store.DeleteTOTP(c.ctx, t.ID, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil, notFound("MFA enrolment")
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	h.record(c, "user.reset_mfa", t.ID, "user:"+u.ID, nil)
+	return http.StatusNoContent, nil, nil
 }
 
 // GeneratePassword returns a random password (about 128 bits) that meets

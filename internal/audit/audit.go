@@ -19,6 +19,17 @@ const (
 	// grant's family (RFC 7009 revocation, a replayed code, a reused
 	// refresh token) or one access token.
 	TypeTokenRevoked = "token.revoked"
+	// TypeMFAEnrolled: a user confirmed a TOTP authenticator, during a
+	// login that asked for it or with a session.
+	TypeMFAEnrolled = "mfa.enrolled"
+	// TypeMFADisabled: a user removed their authenticator and recovery
+	// codes with a session and a code. An administrator's removal is
+	// the admin change "admin.user.reset_mfa".
+	TypeMFADisabled = "mfa.disabled"
+	// TypeMFARecoveryCodeUsed: a recovery code stood in for a TOTP code
+	// at a login; each one works once, so a user running out of them is
+	// worth seeing.
+	TypeMFARecoveryCodeUsed = "mfa.recovery_code_used"
 )
 
 // ActorSystem is the ActorID of what the server does by itself (revoking

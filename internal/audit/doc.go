@@ -8,8 +8,9 @@
 //     (client_credentials, the tenant API) or "system"; Target is
 //     "kind:id" ("user:…", "application:…", "session:…", "grant:…");
 //     Details hold small facts such as "reason", "client_id",
-//     "grant_type", "tokens" — never tokens, secrets, passwords, nor
-//     a login name that matched no user (it may be a mistyped password);
+//     "grant_type", "tokens", "recovery_codes_left" — never tokens,
+//     secrets, passwords, TOTP or recovery codes, nor a login name that
+//     matched no user (it may be a mistyped password);
 //   - Writer, the Recorder of a running server: a bounded buffer stored
 //     in batches off the request path (see Writer for the full-buffer
 //     policy), flushed on Close;
@@ -19,7 +20,8 @@
 //     rule.
 //
 // The events are emitted by the packages where things happen: session
-// (logins, lockouts, exchanges, rotation, logout), oidc (token endpoint,
+// (logins, lockouts, exchanges, rotation, logout, the second factor's
+// enrolment, removal and recovery codes), oidc (token endpoint,
 // revocation, RP-initiated logout), tenantapi (tenant access tokens) and
 // the admin API (admin.* changes).
 package audit

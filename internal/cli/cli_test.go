@@ -21,6 +21,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/password"
 	"github.com/sesame-idp/sesame/internal/secret"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
+	"github.com/sesame-idp/sesame/internal/store"
 )
 
 const adminHost = "admin.localhost"
@@ -435,6 +436,28 @@ func testCLI(t *testing.T, x *env) {
 			t.Errorf("reset-password -o json: %v", got)
 		}
 		x.fails("", nil, []string{"user", "set-password", dave, "--tenant", "acme"}, "no password on standard input")
+
+		// reset-mfa: dave lost his authenticator (enrolled here through the
+		// store; internal/server tests the logins around a reset).
+		x.fails("", nil, []string{"user", "reset-mfa", dave, "--tenant", "acme"}, "not_found (HTTP 404)")
+		mfaStore, ok := x.Server.Store().(store.MFAStore)
+		if !ok {
+			t.Fatalf("%T has no MFA store", x.Server.Store())
+		}
+		if err := mfaStore.ConfirmTOTP(t.Context(), store.TOTPEnrollment{TenantID: "acme", UserID: dave, Secret: []byte("sealed secret"), CreatedAt: x.Clock.Now()}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if out := x.ok("", "user", "get", dave, "--tenant", "acme"); !regexp.MustCompile(`(?m)^mfa_enrolled\s+true$`).MatchString(out) {
+			t.Errorf("user get of an enrolled user:\n%s", out)
+		}
+		if out := x.ok("", "user", "reset-mfa", dave, "--tenant", "acme"); !strings.Contains(out, "two-step login of user "+dave+" reset") {
+			t.Errorf("reset-mfa: %s", out)
+		}
+		if got := x.okJSON("user", "get", dave, "--tenant", "acme"); got["mfa_enrolled"] != false {
+			t.Errorf("user get after reset-mfa: %v", got)
+		}
+		x.fails("", nil, []string{"user", "reset-mfa", dave, "--tenant", "acme"}, "not_found (HTTP 404)")
+		x.fails("", nil, []string{"user", "reset-mfa", dave}, "--tenant")
 	})
 
 	t.Run("session", func(t *testing.T) {

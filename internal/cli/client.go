@@ -339,8 +339,10 @@ type User struct {
 	FailedLogins      int    `json:"failed_logins"`
 	PasswordSet       bool   `json:"password_set"`
 	PasswordChangedAt string `json:"password_changed_at,omitempty"`
-	CreatedAt         string `json:"created_at"`
-	UpdatedAt         string `json:"updated_at"`
+	// MFAEnrolled is only in the answer of GetUser.
+	MFAEnrolled *bool  `json:"mfa_enrolled,omitempty"`
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
 }
 
 // UserFields are the members sent to create or update a user; nil
@@ -399,6 +401,12 @@ func (c *Client) ResetPassword(ctx context.Context, tenant, id string) (string, 
 	}
 	err := c.do(ctx, "POST", userPath(tenant, id)+"/password/reset", nil, struct{}{}, &p)
 	return p.Password, err
+}
+
+// ResetMFA removes a user's TOTP authenticator and recovery codes; a
+// user with none is a not_found error.
+func (c *Client) ResetMFA(ctx context.Context, tenant, id string) error {
+	return c.do(ctx, "DELETE", userPath(tenant, id)+"/mfa", nil, nil, nil)
 }
 
 // Revoked counts revoked sessions.

@@ -569,8 +569,19 @@ func (e Env) userCommand() *cobra.Command {
 			_, err = fmt.Fprintf(p.w, "password of user %s (shown only once): %s\n", args[0], pw)
 			return err
 		})}
+	resetMFA := &cobra.Command{Use: "reset-mfa USER_ID --tenant T", Short: "Remove a user's TOTP authenticator and recovery codes (their sessions stay)", Args: cobra.ExactArgs(1),
+		RunE: e.run(func(ctx context.Context, cmd *cobra.Command, args []string, c *Client, p printer) error {
+			t, err := requireTenant(cmd)
+			if err != nil {
+				return err
+			}
+			if err := c.ResetMFA(ctx, t, args[0]); err != nil {
+				return err
+			}
+			return done(p, "two-step login of user %s reset", args[0])
+		})}
 	cmd.AddCommand(ls, get, create, update, action("disable", "Disable a user (their sessions end)"), action("enable", "Enable a disabled user"),
-		action("unlock", "Unlock a user locked out by failed logins"), setPw, reset)
+		action("unlock", "Unlock a user locked out by failed logins"), setPw, reset, resetMFA)
 	return cmd
 }
 

@@ -123,6 +123,11 @@ func cell(v any) string {
 		return x
 	case bool:
 		return strconv.FormatBool(x)
+	case *bool:
+		if x == nil {
+			return ""
+		}
+		return strconv.FormatBool(*x)
 	case []string:
 		return strings.Join(x, ",")
 	case map[string]any:

@@ -12,6 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/mfa"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 )
@@ -146,6 +147,19 @@ func TestHostedLoginMFA(t *testing.T) {
 			b2 := e.NewBrowser()
 			p := b2.Submit(u, b2.Login(u, "alice", st.Password), url.Values{"code": {codes[0]}})
 			hlMFAPage(t, p, false, http.StatusBadRequest)
+		})
+
+		t.Run("the enrolment and the recovery code are audited as the hosted page's", func(t *testing.T) {
+			if len(codes) == 0 {
+				t.Skip("no enrolment")
+			}
+			alice := userIDOf(t, e, "acme", "alice")
+			checkEvents(t, mfaEvents(t, e, "acme"), "acme", []wantEvent{
+				{audit.TypeMFAEnrolled, alice, "user:" + alice, "127.0.0.1", map[string]string{
+					"client_id": "acme-web", "channel": "hosted", "via": "login", "recovery_codes_left": "10"}},
+				{audit.TypeMFARecoveryCodeUsed, alice, "user:" + alice, "127.0.0.1", map[string]string{
+					"client_id": "acme-web", "channel": "hosted", "recovery_codes_left": "9"}},
+			})
 		})
 
 		t.Run("the form's CSRF check and the state token apply", func(t *testing.T) {

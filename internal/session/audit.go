@@ -71,3 +71,41 @@ func (s *Service) auditLoginSuccess(ctx context.Context, t store.Tenant, app sto
 		"client_id": app.ClientID, "session_id": sess.ID, "channel": channel(sess.Device), "tokens": tokens,
 	})
 }
+
+// How a second-factor code was accepted (Details["method"]).
+const (
+	methodTOTP         = "totp"
+	methodRecoveryCode = "recovery_code"
+)
+
+// Where an enrolment was confirmed (Details["via"]).
+const (
+	viaLogin   = "login"   // the first code of a login that asked for an enrolment
+	viaSession = "session" // POST /api/v2/sdk/mfa/totp/confirm
+)
+
+// auditMFAEnrolled records a confirmed TOTP enrolment; codes is how many
+// recovery codes came with it (the codes themselves are never recorded).
+func (s *Service) auditMFAEnrolled(ctx context.Context, t store.Tenant, app store.Application, u store.User, d store.Device, via string, codes int) {
+	s.record(ctx, t, audit.TypeMFAEnrolled, u.ID, "user:"+u.ID, map[string]string{
+		"client_id": app.ClientID, "channel": channel(d), "via": via, "recovery_codes_left": strconv.Itoa(codes),
+	})
+}
+
+// auditRecoveryCodeUsed records a recovery code accepted at a login;
+// left is how many stay unused (counted from the enrolment as read just
+// before, so a concurrent use may make it one too high).
+func (s *Service) auditRecoveryCodeUsed(ctx context.Context, t store.Tenant, app store.Application, u store.User, d store.Device, left int) {
+	s.record(ctx, t, audit.TypeMFARecoveryCodeUsed, u.ID, "user:"+u.ID, map[string]string{
+		"client_id": app.ClientID, "channel": channel(d), "recovery_codes_left": strconv.Itoa(max(left, 0)),
+	})
+}
+
+// auditMFADisabled records that a user removed their authenticator with
+// a code of the given method (a recovery code spent this way is not also
+// recorded as used: the removal deletes all of them).
+func (s *Service) auditMFADisabled(ctx context.Context, t store.Tenant, app store.Application, u store.User, d store.Device, method string) {
+	s.record(ctx, t, audit.TypeMFADisabled, u.ID, "user:"+u.ID, map[string]string{
+		"client_id": app.ClientID, "channel": channel(d), "method": method,
+	})
+}

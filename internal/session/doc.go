@@ -4,8 +4,9 @@
 // recovery codes, enrolment during a login or with a session: mfa.go; the
 // primitives are package mfa's), session tokens and their exchange for id_tokens (auto-refresh with a
 // grace period, device binding), logout, server-side refresh and SSO
-// tickets. It reports logins, lockouts, token issuance, rotations and
-// logouts to the audit log (audit.go).
+// tickets. It reports logins, lockouts, token issuance, rotations,
+// logouts and the second factor's enrolments, removals and recovery codes
+// to the audit log (audit.go).
 //
 // It is protocol-independent: the SDK and tenant API handlers parse
 // requests and call a Service; the Service returns results or

@@ -178,41 +178,47 @@ func (s *Service) codeFailed(ctx context.Context, t store.Tenant, u store.User, 
 // for a step later than the last accepted one, recorded as the new last
 // step in one conditional statement (no replay, RFC 6238 §5.2, on any
 // number of nodes), or an unused recovery code, marked used likewise.
-// ok is false for a wrong, used or replayed code.
-func (s *Service) useCode(ctx context.Context, t store.Tenant, u store.User, e store.TOTPEnrollment, code string, now time.Time) (ok bool, err error) {
+// It returns how the code was accepted (methodTOTP or
+// methodRecoveryCode), for the caller's audit event; "" for a wrong,
+// used or replayed code.
+func (s *Service) useCode(ctx context.Context, t store.Tenant, u store.User, e store.TOTPEnrollment, code string, now time.Time) (method string, err error) {
 	if mfa.IsCode(code) {
 		key, err := s.MFA.Sealer.Open(t.ID, u.ID, e.Secret)
 		if err != nil {
-			return false, err
+			return "", err
 		}
 		step, ok, replay := mfa.Match(key, code, now, e.LastStep)
 		if replay {
 			s.Logger.WarnContext(ctx, "replayed totp code refused", "tenant", t.ID, "user", u.ID)
 		}
 		if !ok {
-			return false, nil
+			return "", nil
 		}
 		err = s.MFA.Store.UseTOTPStep(ctx, t.ID, u.ID, step)
 		if errors.Is(err, store.ErrReused) || errors.Is(err, store.ErrNotFound) {
 			// Another request used this code (or a later one) first, or the
 			// enrolment was removed meanwhile.
 			s.Logger.WarnContext(ctx, "totp code used concurrently refused", "tenant", t.ID, "user", u.ID)
-			return false, nil
+			return "", nil
 		}
-		return err == nil, err
+		if err != nil {
+			return "", err
+		}
+		return methodTOTP, nil
 	}
 	n := mfa.NormalizeRecoveryCode(code)
 	if n == "" {
-		return false, nil
+		return "", nil
 	}
 	err = s.MFA.Store.UseRecoveryCode(ctx, t.ID, u.ID, s.Hasher.Hash(PurposeRecoveryCode, n), now)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return "", nil
 	}
-	if err == nil {
-		s.Logger.InfoContext(ctx, "recovery code used", "tenant", t.ID, "user", u.ID, "left", e.RecoveryCodesLeft-1)
+	if err != nil {
+		return "", err
 	}
-	return err == nil, err
+	s.Logger.InfoContext(ctx, "recovery code used", "tenant", t.ID, "user", u.ID, "left", e.RecoveryCodesLeft-1)
+	return methodRecoveryCode, nil
 }
 
 // confirm checks code against the pending secret of an enrolment and,
@@ -268,9 +274,11 @@ func (s *Service) VerifyMFA(ctx context.Context, t store.Tenant, app store.Appli
 		return LoginResult{}, err
 	}
 	var (
-		codes []string
-		ok    bool
-		again = LoginResult{Status: StatusMFARequired}
+		codes  []string
+		ok     bool
+		method string // how an enrolled user's code was accepted
+		left   int    // their unused recovery codes after this one
+		again  = LoginResult{Status: StatusMFARequired}
 	)
 	if c.Attempts < MaxMFAAttempts {
 		again.StateToken = stateToken
@@ -294,13 +302,22 @@ func (s *Service) VerifyMFA(ctx context.Context, t store.Tenant, app store.Appli
 		if gerr != nil {
 			return LoginResult{}, sdkerror.Busy(gerr)
 		}
-		ok, err = s.useCode(ctx, t, u, e, code, now)
+		method, err = s.useCode(ctx, t, u, e, code, now)
+		ok, left = method != "", e.RecoveryCodesLeft-1
 	}
 	if err != nil {
 		return LoginResult{}, sdkerror.Busy(err)
 	}
 	if !ok {
 		return again, s.codeFailed(ctx, t, u, now)
+	}
+	// The enrolment is stored, or the recovery code spent, whatever
+	// happens to the rest of the login: record it now.
+	switch {
+	case c.PendingSecret != nil:
+		s.auditMFAEnrolled(ctx, t, app, u, d, viaLogin, len(codes))
+	case method == methodRecoveryCode:
+		s.auditRecoveryCodeUsed(ctx, t, app, u, d, left)
 	}
 	// The challenge is spent: single use, like every state token.
 	if _, err := s.Store.ConsumeStateToken(ctx, t.ID, c.TokenHash, now); err != nil {
@@ -418,6 +435,7 @@ func (s *Service) ConfirmTOTPEnrollment(ctx context.Context, t store.Tenant, app
 		// a mistake, not a guess; the state token bounds the attempts.
 		return nil, sdkerror.New(sdkerror.MFACodeInvalid)
 	}
+	s.auditMFAEnrolled(ctx, t, app, u, d, viaSession, len(codes))
 	if _, err := s.Store.ConsumeStateToken(ctx, t.ID, c.TokenHash, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 		// Enrolled already; the token expires by itself.
 		s.Logger.WarnContext(ctx, "consuming an enrolment state token failed", "tenant", t.ID, "err", err)
@@ -454,16 +472,23 @@ func (s *Service) DisableTOTP(ctx context.Context, t store.Tenant, app store.App
 	if err != nil {
 		return sdkerror.Busy(err)
 	}
-	ok, err := s.useCode(ctx, t, u, e, code, now)
+	method, err := s.useCode(ctx, t, u, e, code, now)
 	if err != nil {
 		return sdkerror.Busy(err)
 	}
-	if !ok {
+	if method == "" {
 		return s.codeFailed(ctx, t, u, now)
 	}
-	if err := s.MFA.Store.DeleteTOTP(ctx, t.ID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.MFA.Store.DeleteTOTP(ctx, t.ID, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Removed meanwhile, by a concurrent request or an administrator,
+		// which recorded it.
+		return nil
+	}
+	if err != nil {
 		return sdkerror.Busy(err)
 	}
 	s.Logger.InfoContext(ctx, "totp removed", "tenant", t.ID, "user", u.ID)
+	s.auditMFADisabled(ctx, t, app, u, d, method)
 	return nil
 }

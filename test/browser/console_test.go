@@ -50,8 +50,9 @@ const (
 // session auto-refresh on, after which the SDK exchange rotates the
 // session_token; revokes that session in the console, after which the
 // SDK refuses the token; rotates the tenant's signing keys and sees the
-// JWKS change; unlocks a locked user; reads the audit log; switches to
-// Chinese; and signs out, which revokes the console's token. Every
+// JWKS change; unlocks a locked user and resets their second factor;
+// reads the audit log; switches to Chinese; and signs out, which revokes
+// the console's token. Every
 // request the browser makes must go to the console's own origin, and
 // no page may log an error (a CSP violation, an exception). Screenshots
 // of the main pages are written to $SESAME_TEST_SCREENSHOTS, or
@@ -256,7 +257,20 @@ func TestBrowserConsole(t *testing.T) {
 		t.Errorf("exchange with the revoked session's token: %d %s, want 400 SDK.COMMON.1006", r.Status, r.Body)
 	}
 
-	// 8. Users: bob is locked out by the traffic; unlock him.
+	// 8. Users: bob is locked out by the traffic; unlock him. He also
+	// lost his authenticator (enrolled here through the store: the
+	// console only shows and removes it); reset it.
+	mfaStore, ok := e.Server.Store().(store.MFAStore)
+	if !ok {
+		t.Fatalf("%T has no MFA store", e.Server.Store())
+	}
+	bobUser, err := e.Server.Store().UserByUsername(ctx, "acme", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mfaStore.ConfirmTOTP(ctx, store.TOTPEnrollment{TenantID: "acme", UserID: bobUser.ID, Secret: []byte("sealed secret"), CreatedAt: e.Clock.Now()}, nil); err != nil {
+		t.Fatal(err)
+	}
 	b.click("#nav-users")
 	b.waitVisible("users-table")
 	if got := b.eval(`[...document.querySelectorAll("#users-table tbody tr")].find(tr => tr.querySelector("th").textContent === "bob")?.textContent ?? ""`); !strings.Contains(got, "Locked") {
@@ -288,6 +302,16 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	if r := e.Login(st.EIAMHost, "acme-portal", "bob", st.Password); r.Str("status") != "SUCCESS" {
 		t.Errorf("bob's login after unlock: %d %s", r.Status, r.Body)
+	}
+	if got := b.text("#user-mfa"); got != "Set up" {
+		t.Errorf("bob's two-step login shows %q, want Set up", got)
+	}
+	b.click("#reset-mfa")
+	b.waitVisible("dialog-confirm")
+	b.click("#dialog-confirm")
+	b.waitJS(`document.getElementById("reset-mfa") === null && document.getElementById("user-mfa")?.textContent === "Not set up"`, "bob's MFA reset")
+	if _, err := mfaStore.GetTOTP(ctx, "acme", bobUser.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bob's enrolment after the console's reset: %v", err)
 	}
 
 	// 9. Keys: rotate all algorithms; the JWKS gets the new kids.
@@ -332,7 +356,7 @@ func TestBrowserConsole(t *testing.T) {
 	// the key rotation just made may not be stored when the page first
 	// loads: search again, with the type filter cleared, until it is.
 	b.click("#nav-audit")
-	b.waitJS(`(document.querySelector('#audit-filters input[name="type"]').value = "", document.getElementById("audit-filters-submit").click(), true) && ["admin.keys.rotate", "admin.session.revoke", "admin.user.unlock", "admin.application.create"].every(type => [...document.querySelectorAll("#audit-table tbody code")].some(c => c.textContent === type))`, "the console's changes in the audit log")
+	b.waitJS(`(document.querySelector('#audit-filters input[name="type"]').value = "", document.getElementById("audit-filters-submit").click(), true) && ["admin.keys.rotate", "admin.session.revoke", "admin.user.unlock", "admin.user.reset_mfa", "admin.application.create"].every(type => [...document.querySelectorAll("#audit-table tbody code")].some(c => c.textContent === type))`, "the console's changes in the audit log")
 	shots.take("12-audit")
 
 	// 11. Chinese, then English again; the dashboard once more.

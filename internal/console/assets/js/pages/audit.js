@@ -10,10 +10,11 @@ import { PAGE, pageHead, searchForm, searchInput, pager } from './common.js';
 // suggests them but takes any text.
 const TYPES = [
   'login.success', 'login.failure', 'login.lockout', 'token.issued', 'token.revoked', 'session.rotated', 'session.revoked',
+  'mfa.enrolled', 'mfa.disabled', 'mfa.recovery_code_used',
   'admin.tenant.create', 'admin.tenant.update', 'admin.tenant.delete',
   'admin.application.create', 'admin.application.update', 'admin.application.delete', 'admin.application.rotate_secret',
   'admin.user.create', 'admin.user.update', 'admin.user.disable', 'admin.user.enable', 'admin.user.unlock',
-  'admin.user.set_password', 'admin.user.reset_password',
+  'admin.user.set_password', 'admin.user.reset_password', 'admin.user.reset_mfa',
   'admin.session.revoke', 'admin.session.revoke_all', 'admin.keys.rotate', 'admin.role.set', 'admin.role.delete',
 ];
 

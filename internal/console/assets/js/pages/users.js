@@ -1,5 +1,5 @@
 // Users: the list, creation, and one user's profile, status, lock,
-// password and sessions.
+// password, second factor and sessions.
 
 import { api, query } from '../api.js';
 import {
@@ -182,6 +182,28 @@ export async function userPage(ctx, root) {
     h('p', { class: 'hint' }, t('users.password_hint')),
     pwForm);
 
+  // Second factor: shown as the API reports it; the reset is offered only
+  // when there is something to remove.
+  const mfaPanel = h('section', { class: 'panel narrow', 'aria-labelledby': 'mfa-heading' },
+    h('h2', { id: 'mfa-heading' }, t('users.mfa')),
+    h('p', { class: 'hint' }, t('users.mfa_hint')),
+    h('dl', { class: 'facts' },
+      h('dt', {}, t('users.mfa_status')),
+      h('dd', { id: 'user-mfa' }, u.mfa_enrolled ? badge(t('users.mfa_enrolled'), 'ok') : t('users.mfa_none'))),
+    u.mfa_enrolled
+      ? h('div', { class: 'form-actions' },
+        h('button', {
+          type: 'button', class: 'danger', id: 'reset-mfa',
+          onclick: async () => {
+            if (!await confirmDialog({ title: t('users.reset_mfa_title'), message: t('users.reset_mfa_confirm', { name: u.username }), confirm: t('users.reset_mfa'), danger: true })) return;
+            await act('mfa', async () => {
+              await api('DELETE', tenantAPI(tenant, 'users', id, 'mfa'));
+              toast(t('users.mfa_reset_done'));
+            })();
+          },
+        }, t('users.reset_mfa')))
+      : null);
+
   // Sessions.
   const sessionsPanel = h('section', { class: 'panel narrow', 'aria-labelledby': 'sessions-heading' },
     h('h2', { id: 'sessions-heading' }, t('nav.sessions')),
@@ -205,5 +227,5 @@ export async function userPage(ctx, root) {
     h('p', { class: 'breadcrumb' }, link(tenantURL(tenant, 'users'), t('users.title')), ` · ${tenant}`),
     pageHead(ctx, u.name ? `${u.name} (${u.username})` : u.username),
     u.status !== 'active' ? notice(t('users.disabled_note'), 'warn') : null,
-    profile, statusPanel, pwPanel, sessionsPanel);
+    profile, statusPanel, pwPanel, mfaPanel, sessionsPanel);
 }
