@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -153,35 +154,73 @@ func ReadMachine() Machine {
 func MeasureCeilings(budget time.Duration) (Ceilings, error) {
 	var c Ceilings
 	par := min(budget/3, time.Second)
-	digest := sha256.Sum256([]byte("sesame-bench signing input"))
-	for _, alg := range []string{"RS256", "ES256"} {
-		k, err := keys.Generate(alg)
+	for _, kind := range []string{CeilingRS256, CeilingES256, CeilingArgon2} {
+		f, err := boundOp(kind)
 		if err != nil {
 			return c, err
 		}
-		sign := func() error {
-			_, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
-			return err
-		}
-		cost := median(budget/3, sign)
-		all := allCores(par, sign)
-		if alg == "RS256" {
+		cost, all := median(budget/3, f), allCores(par, f)
+		switch kind {
+		case CeilingRS256:
 			c.RS256SignUS, c.RS256AllCores = cost.Seconds()*1e6, all
-		} else {
+		case CeilingES256:
 			c.ES256SignUS, c.ES256AllCores = cost.Seconds()*1e6, all
+		case CeilingArgon2:
+			c.Argon2idMS, c.Argon2idAllCores = cost.Seconds()*1e3, all
 		}
 	}
 	p := password.DefaultParams
 	c.Argon2idParams = "m=" + strconv.Itoa(int(p.Memory)) + "KiB,t=" + strconv.Itoa(int(p.Time)) + ",p=" + strconv.Itoa(int(p.Threads))
-	hash := func() error { _, err := password.Hash("sesame-bench-password", p); return err }
-	cost := median(budget/3, hash)
-	c.Argon2idMS = cost.Seconds() * 1e3
-	c.Argon2idAllCores = allCores(par, hash)
 	cores := float64(runtime.NumCPU())
 	c.RS256PerSec = cores / (c.RS256SignUS / 1e6)
 	c.ES256PerSec = cores / (c.ES256SignUS / 1e6)
 	c.Argon2idPerSec = cores / (c.Argon2idMS / 1e3)
 	return c, nil
+}
+
+// boundOp returns one call of the operation that bounds paths of a kind
+// (CeilingRS256, CeilingES256, CeilingArgon2), made with the server's own
+// code and parameters; nil for other kinds.
+func boundOp(kind string) (func() error, error) {
+	switch kind {
+	case CeilingRS256, CeilingES256:
+		k, err := keys.Generate(strings.ToUpper(kind))
+		if err != nil {
+			return nil, err
+		}
+		digest := sha256.Sum256([]byte("sesame-bench signing input"))
+		return func() error {
+			_, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+			return err
+		}, nil
+	case CeilingArgon2:
+		return func() error { _, err := password.Hash("sesame-bench-password", password.DefaultParams); return err }, nil
+	}
+	return nil, nil
+}
+
+// Bracket is the cost of a path's bounding operation measured right
+// before and right after its closed loop, in microseconds of CPU time.
+// The CPU time of an operation is not constant on a virtual machine: it
+// was seen to move by 30% within minutes on the same machine (other
+// guests on the host, boosting), so a path is compared with the cost of
+// its own minutes rather than with the start-of-run ceilings.
+type Bracket struct {
+	BeforeUS float64 `json:"before_us"`
+	AfterUS  float64 `json:"after_us"`
+}
+
+// CostUS is the mean of the two measurements.
+func (b Bracket) CostUS() float64 { return (b.BeforeUS + b.AfterUS) / 2 }
+
+// Drift is how far apart the two measurements are, relative to their
+// mean: above 0.1 the machine's speed changed during the phase and its
+// fraction of the ceiling is uncertain by about as much.
+func (b Bracket) Drift() float64 {
+	if m := b.CostUS(); m > 0 {
+		return math.Abs(b.AfterUS-b.BeforeUS) / m
+	}
+	return 0
 }
 
 // median runs f in rounds for about budget and returns the median CPU

@@ -68,8 +68,8 @@ func TestRunEveryPath(t *testing.T) {
 	o := bench.Options{
 		Duration: 100 * time.Millisecond, Concurrency: 2, LoginConcurrency: 2, Users: 2,
 		Flood: 80, FloodDuration: 300 * time.Millisecond, Window: 50 * time.Millisecond,
-		ProfileDir: t.TempDir(),
-		Logf:       func(format string, args ...any) { t.Logf(time.Now().Format("05.000 ")+format, args...) },
+		ProfileDir: t.TempDir(), BracketTime: 20 * time.Millisecond,
+		Logf: func(format string, args ...any) { t.Logf(time.Now().Format("05.000 ")+format, args...) },
 	}
 	br, err := bench.RunBackend(t.Context(), o, c, "sqlite", filepath.Join(t.TempDir(), "bench.db"), inProcess(t))
 	if err != nil {
@@ -109,6 +109,16 @@ func TestRunEveryPath(t *testing.T) {
 		}
 		if p.Ceiling != "" && (p.CeilingPerSec <= 0 || p.Fraction <= 0) {
 			t.Errorf("%s: no ceiling (%s) or fraction: %v %v", p.Name, p.Ceiling, p.CeilingPerSec, p.Fraction)
+		}
+		// A path bound by a signature or a hash is compared with that
+		// operation's cost measured around its own closed loop.
+		switch b := p.Bracket; {
+		case p.Ceiling == bench.CeilingHTTP && b != nil:
+			t.Errorf("%s: an HTTP-bound path has a bracket %+v", p.Name, *b)
+		case p.Ceiling != bench.CeilingHTTP && p.Ceiling != "" && (b == nil || b.BeforeUS <= 0 || b.AfterUS <= 0):
+			t.Errorf("%s: bracket %+v, want both measurements", p.Name, b)
+		case b != nil && p.BoundCostUS != b.CostUS():
+			t.Errorf("%s: bound cost %.1f µs, want the bracket's mean %.1f", p.Name, p.BoundCostUS, b.CostUS())
 		}
 		if p.Target == nil {
 			t.Errorf("%s: no target check", p.Name)

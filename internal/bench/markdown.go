@@ -18,7 +18,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		r.Started.Format("2006-01-02 15:04 UTC"), m.CPUModel, m.Cores, m.MemoryGB, m.GoVersion, m.Kernel, m.LoadAvg)
 	ew.printf("Each phase %s (at most %d requests); %d workers with a keep-alive connection each (SDK login: %d); %d users; flood of %d logins for %s.\n\n",
 		s.Duration, s.Requests, s.Concurrency, s.LoginConcurrency, s.Users, s.Flood, s.FloodDuration)
-	ew.printf("Ceilings measured in the harness process (CPU time per operation; machine ceiling = cores ÷ cost, the reference of \"of ceiling\"; "+
+	ew.printf("Ceilings measured in the harness process at the start of the run (CPU time per operation; machine ceiling = cores ÷ cost; "+
+		"a path bound by a signature or a hash is compared with the same cost measured again right before and after its closed loop; "+
 		"in brackets every core at once, per wall second and by CPU time): "+
 		"RS256 signature %.0f µs → %.0f/s%s; ES256 signature %.1f µs → %.0f/s%s; argon2id (%s) %.1f ms → %.1f/s%s.\n",
 		c.RS256SignUS, c.RS256PerSec, allCoresText(c.RS256AllCores, "signing", "%.0f"),

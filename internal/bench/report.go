@@ -55,11 +55,15 @@ type PathReport struct {
 	BoundShare  float64 `json:"bound_share,omitempty"`
 	// ServerOnlyPerSec is cores ÷ the server's CPU per operation: the
 	// throughput if the server had every core to itself (no loader).
-	ServerOnlyPerSec float64      `json:"server_only_per_sec,omitempty"`
-	Closed           *PhaseReport `json:"closed,omitempty"`
-	Open             *PhaseReport `json:"open,omitempty"`
-	Target           *TargetCheck `json:"target,omitempty"`
-	Profile          string       `json:"cpu_profile,omitempty"`
+	ServerOnlyPerSec float64 `json:"server_only_per_sec,omitempty"`
+	// Bracket, for a path bound by a signature or a hash, is that
+	// operation's cost measured around the closed loop; CeilingPerSec and
+	// BoundCostUS then come from it instead of from the run's start.
+	Bracket *Bracket     `json:"bracket,omitempty"`
+	Closed  *PhaseReport `json:"closed,omitempty"`
+	Open    *PhaseReport `json:"open,omitempty"`
+	Target  *TargetCheck `json:"target,omitempty"`
+	Profile string       `json:"cpu_profile,omitempty"`
 }
 
 // PhaseReport holds the figures of one phase.

@@ -40,6 +40,11 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU profile of the server during
 	// each closed-loop phase (the server's pprof listener is enabled).
 	ProfileDir string
+	// BracketTime is spent measuring the cost of a path's bounding
+	// operation (signature, hash) right before and again right after its
+	// closed loop (see Bracket); 0 means a second, negative skips it and
+	// compares with the start-of-run ceilings.
+	BracketTime time.Duration
 	// Logf reports progress; nil is quiet.
 	Logf func(format string, args ...any)
 }
@@ -50,6 +55,9 @@ func (o *Options) defaults() {
 	}
 	if o.Duration <= 0 {
 		o.Duration = 10 * time.Second
+	}
+	if o.BracketTime == 0 {
+		o.BracketTime = time.Second
 	}
 	if o.Requests <= 0 {
 		o.Requests = 1_000_000
@@ -150,12 +158,22 @@ func RunBackend(ctx context.Context, o Options, c Ceilings, driver, dsn string, 
 	}
 	for i := range br.Paths {
 		p := &br.Paths[i]
-		if p.CeilingPerSec = ceilingOf(p.Ceiling, c, httpCeiling); p.CeilingPerSec > 0 && p.Closed != nil {
+		p.CeilingPerSec, p.BoundCostUS = ceilingOf(p.Ceiling, c, httpCeiling), boundCost(p.Ceiling, c, httpCost)
+		if b := p.Bracket; b != nil && b.CostUS() > 0 {
+			// The cost of the path's own minutes, not the run's start.
+			p.BoundCostUS = b.CostUS()
+			p.CeilingPerSec = float64(runtime.NumCPU()) / (p.BoundCostUS / 1e6)
+			if d := b.Drift(); d > 0.1 {
+				br.Notes = append(br.Notes, fmt.Sprintf("%s: the %s cost moved from %.0f to %.0f µs during the path (%.0f%%); its fraction of the ceiling is uncertain by about as much",
+					p.Name, p.Ceiling, b.BeforeUS, b.AfterUS, d*100))
+			}
+		}
+		if p.CeilingPerSec > 0 && p.Closed != nil {
 			p.Fraction = p.Closed.Throughput / p.CeilingPerSec
 		}
 		if p.Closed != nil && p.Closed.ServerCPUPerOpUS > 0 {
 			p.ServerOnlyPerSec = float64(runtime.NumCPU()) / (p.Closed.ServerCPUPerOpUS / 1e6)
-			if p.BoundCostUS = boundCost(p.Ceiling, c, httpCost); p.BoundCostUS > 0 {
+			if p.BoundCostUS > 0 {
 				p.BoundShare = p.BoundCostUS / p.Closed.ServerCPUPerOpUS
 			}
 		}
@@ -211,6 +229,15 @@ func runPath(ctx context.Context, o Options, e *env, def pathDef, t *Target) (Pa
 	}
 	wg.Wait()
 
+	// The bounding operation's cost, measured here while the server is
+	// idle, before and after the closed loop (see Bracket).
+	bound, err := boundOp(def.ceiling)
+	if err != nil {
+		return pr, err
+	}
+	if bound != nil && o.BracketTime > 0 {
+		pr.Bracket = &Bracket{BeforeUS: median(o.BracketTime, bound).Seconds() * 1e6}
+	}
 	var prof chan string
 	if o.ProfileDir != "" && t.PProf != "" && o.Duration >= 2*time.Second {
 		prof = make(chan string, 1)
@@ -223,6 +250,9 @@ func runPath(ctx context.Context, o Options, e *env, def pathDef, t *Target) (Pa
 	pr.Closed = summarize(closed, o.Window)
 	if prof != nil {
 		pr.Profile = <-prof
+	}
+	if pr.Bracket != nil {
+		pr.Bracket.AfterUS = median(o.BracketTime, bound).Seconds() * 1e6
 	}
 	if !o.NoOpen && pr.Closed.Throughput > 0 {
 		rate := pr.Closed.Throughput / 2

@@ -19,7 +19,7 @@ func WriteText(w io.Writer, r *Report) error {
 	ew.printf("settings: %s per phase (at most %d requests), %d workers (SDK login: %d), %d users, flood %d for %s\n",
 		s.Duration, s.Requests, s.Concurrency, s.LoginConcurrency, s.Users, s.Flood, s.FloodDuration)
 	c := r.Ceilings
-	ew.printf("ceilings (this process; cores ÷ one call's CPU cost, the \"of ceil\" reference; in brackets every core at once, per wall second and by CPU time):\n")
+	ew.printf("ceilings at the start (this process; cores ÷ one call's CPU cost; in brackets every core at once, per wall second and by CPU time):\n")
 	ew.printf("  RS256 sign %.0f µs → %.0f/s%s\n", c.RS256SignUS, c.RS256PerSec, allCoresText(c.RS256AllCores, "signing", "%.0f"))
 	ew.printf("  ES256 sign %.1f µs → %.0f/s%s\n", c.ES256SignUS, c.ES256PerSec, allCoresText(c.ES256AllCores, "signing", "%.0f"))
 	ew.printf("  argon2id (%s) %.1f ms → %.1f/s%s\n", c.Argon2idParams, c.Argon2idMS, c.Argon2idPerSec, allCoresText(c.Argon2idAllCores, "hashing", "%.1f"))
@@ -57,7 +57,8 @@ func WriteText(w io.Writer, r *Report) error {
 			return err
 		}
 		ew.printf("\nsrv µs/op, load µs/op, db µs/op: server, harness and database server (PostgreSQL's processes) CPU per successful operation;\n" +
-			"bound µs: CPU cost of what bounds the path (signature, hash, or healthz's srv µs/op); share: bound ÷ srv µs/op;\n" +
+			"bound µs: CPU cost of what bounds the path (signature or hash: measured right before and after the path's closed loop, mean; http: healthz's srv µs/op);\n" +
+			"ceiling/s: cores ÷ bound µs (http: healthz's peak); share: bound ÷ srv µs/op;\n" +
 			"srv-only/s: cores ÷ srv µs/op, the throughput with no loader on the machine; cores: CPU seconds ÷ wall seconds;\n" +
 			"idle cores: capacity no process or kernel thread used (/proc/stat idle + iowait), near 0 when the machine's CPU was the bound.\n")
 		ew.printf("\ntargets (issue 5 point 3):\n")
