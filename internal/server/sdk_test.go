@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/config"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/store/sqlstore"
 )
 
 // TestSDKErrorTable sends each bad input of contract §6 to the SDK API of
@@ -481,6 +483,14 @@ func TestOperationsEndpoints(t *testing.T) {
 			if !strings.Contains(string(r.Body), want) {
 				t.Errorf("metrics lack %s", want)
 			}
+		}
+		// SQLite's write queue: the login's session went through it.
+		queue := regexp.MustCompile(`(?m)^sesame_sqlite_write_statements_total ([0-9.e+]+)$`).FindSubmatch(r.Body)
+		switch sqlite := e.Config.Storage.Driver == sqlstore.DriverSQLite; {
+		case sqlite && (queue == nil || string(queue[1]) == "0"):
+			t.Errorf("metrics: sesame_sqlite_write_statements_total %q, want > 0", queue)
+		case !sqlite && queue != nil:
+			t.Errorf("metrics on PostgreSQL export SQLite's write queue: %s", queue[0])
 		}
 		if r.Header.Get("X-Request-Id") == "" {
 			t.Error("no X-Request-Id")

@@ -114,6 +114,9 @@ func (s *Server) assemble(ctx context.Context, kek []byte, hasher *secret.Hasher
 	s.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sesame_password_hashes_waiting", Help: "Logins waiting for a password-hashing slot.",
 	}, func() float64 { _, w := pw.Stats(); return float64(w) }))
+	if s.store.Driver() == sqlstore.DriverSQLite {
+		s.registerWriteQueueMetrics()
+	}
 
 	applier := &bootstrap.Applier{Store: s.store, Secrets: hasher, HashPassword: pw.Hash, Now: s.now, Logger: s.logger}
 	if err := applier.Apply(ctx, cfg.Bootstrap); err != nil {
@@ -439,4 +442,25 @@ func DemoBanner(d *bootstrap.Demo, publicURL string) string {
 	fmt.Fprintf(&b, "Log in:\n  curl -s -X POST %s/api/v2/sdk/login -H 'Content-Type: application/json' -H 'X-client-id: %s' -H 'X-device-fingerprint: demo-device' -H 'X-operating-sys-version: linux' -H 'X-agent: curl' -d '{\"user_name\":\"%s\",\"password\":\"%s\"}'\n\n",
 		base, d.ClientID, d.Username, d.Password)
 	return b.String()
+}
+
+// registerWriteQueueMetrics exports SQLite's write queue (the single write
+// connection's group commit, sqlstore.WriteStats): the rate of
+// sesame_sqlite_write_busy_seconds_total near 1 says writes wait for the
+// connection; statements ÷ commits is the mean batch.
+func (s *Server) registerWriteQueueMetrics() {
+	counter := func(name, help string, v func(sqlstore.WriteStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return v(s.store.WriteStats()) })
+	}
+	s.metrics.Register(
+		counter("sesame_sqlite_write_statements_total", "Statements run through SQLite's group-committed write queue.",
+			func(w sqlstore.WriteStats) float64 { return float64(w.Statements) }),
+		counter("sesame_sqlite_write_commits_total", "Commits of SQLite's write queue (a batch, or a statement run alone).",
+			func(w sqlstore.WriteStats) float64 { return float64(w.Commits) }),
+		counter("sesame_sqlite_write_busy_seconds_total", "Time SQLite's write queue spent running batches, BEGIN to answers.",
+			func(w sqlstore.WriteStats) float64 { return w.Busy.Seconds() }),
+		counter("sesame_sqlite_write_commit_seconds_total", "Time SQLite's write queue spent in COMMIT (WAL write and fsync).",
+			func(w sqlstore.WriteStats) float64 { return w.Commit.Seconds() }),
+	)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 )
@@ -83,10 +84,13 @@ type committer struct {
 	queue  []*pending
 	closed bool
 
-	// Counters, for tests and diagnostics.
+	// Counters, for tests and diagnostics (Store.WriteStats).
 	started   atomic.Int64 // statements claimed
 	batches   atomic.Int64 // transactions committed by the group path
 	fallbacks atomic.Int64 // batches rolled back and run again alone
+	commits   atomic.Int64 // batch COMMITs and statements run alone
+	busyNS    atomic.Int64 // time spent in round, BEGIN to answers
+	commitNS  atomic.Int64 // of which in the batches' COMMIT
 }
 
 // pending is one queued statement and, once done is closed, its outcome.
@@ -179,7 +183,9 @@ func (g *committer) loop() {
 			return
 		}
 		for g.hasWork() && g.ctx.Err() == nil {
+			start := time.Now()
 			g.round()
+			g.busyNS.Add(int64(time.Since(start)))
 		}
 	}
 }
@@ -258,7 +264,11 @@ func (g *committer) round() {
 		}
 	}
 	if !failed {
-		if err := tx.Commit(); err != nil {
+		start := time.Now()
+		err := tx.Commit()
+		g.commitNS.Add(int64(time.Since(start)))
+		g.commits.Add(1)
+		if err != nil {
 			// Not run again, unlike a failed statement: a COMMIT that
 			// reports an error (an fsync that failed, a full disk) may
 			// still have reached the disk, and running a conditional
@@ -330,8 +340,38 @@ func (g *committer) runAlone(batch []*pending) {
 		} else {
 			p.res, p.err = g.db.ExecContext(p.ctx, p.q, p.args...)
 		}
+		g.commits.Add(1)
 		close(p.done)
 	}
+}
+
+// WriteStats are counters of SQLite's write queue (the group committer)
+// since the store was opened: how busy the single write connection is,
+// and how well its commits are shared. They are zero on PostgreSQL.
+type WriteStats struct {
+	// Statements run through the queue, and the commits that made them
+	// durable (a batch's COMMIT, or a statement run alone in autocommit):
+	// Statements ÷ Commits is the mean batch.
+	Statements, Commits int64
+	// Busy is the time the committer spent running batches, from BEGIN to
+	// the answers; its rate over time is the queue's utilisation (near 1:
+	// writes wait for the connection, more clients make larger batches).
+	// Transactions of the store (audit batches, changes of several
+	// statements) take the same connection in turn and are not counted.
+	Busy time.Duration
+	// Commit is the part of Busy spent in the batches' COMMIT: the WAL
+	// write and, with synchronous=FULL, its fsync.
+	Commit time.Duration
+}
+
+// WriteStats reports the write queue's counters (see WriteStats).
+func (s *Store) WriteStats() WriteStats {
+	g := s.w.group
+	if g == nil {
+		return WriteStats{}
+	}
+	return WriteStats{Statements: g.started.Load(), Commits: g.commits.Load(),
+		Busy: time.Duration(g.busyNS.Load()), Commit: time.Duration(g.commitNS.Load())}
 }
 
 // answer answers every statement of batch that is claimed or still

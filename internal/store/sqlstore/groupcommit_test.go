@@ -447,6 +447,19 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	}
 	t.Logf("%d inserts, %d duplicates, %d bumps; %d batches committed, %d fallbacks",
 		inserted, dups, bumps, s.w.group.batches.Load(), s.w.group.fallbacks.Load())
+
+	// The write queue's counters: every statement given to ExecContext
+	// (inserts, duplicates, bumps; not the transactions nor the write
+	// through QueryRowContext), each made durable by some commit, and the
+	// commits' time within the committer's.
+	ws := s.WriteStats()
+	if want := int64(workers * (each/4*2 + each/4)); ws.Statements != want {
+		t.Errorf("WriteStats.Statements = %d, want %d", ws.Statements, want)
+	}
+	if ws.Commits < 1 || ws.Commits > ws.Statements || ws.Busy <= 0 || ws.Commit <= 0 || ws.Commit > ws.Busy {
+		t.Errorf("WriteStats = %+v: want 1 ≤ commits ≤ statements, 0 < commit time ≤ busy time", ws)
+	}
+	t.Logf("write queue: %d statements in %d commits, busy %v, of which COMMIT %v", ws.Statements, ws.Commits, ws.Busy, ws.Commit)
 }
 
 // TestNoRollbackConflictClause guards an assumption of group commit: a
