@@ -152,6 +152,34 @@ func TestMachineWatch(t *testing.T) {
 	}
 }
 
+// TestQueueCounters: the write queue's counters are read from a
+// Prometheus exposition, all four or none, and turned into a phase's
+// busy share and mean batch.
+func TestQueueCounters(t *testing.T) {
+	body := []byte(`# HELP sesame_sqlite_write_statements_total Statements.
+# TYPE sesame_sqlite_write_statements_total counter
+sesame_sqlite_write_statements_total 1200
+sesame_sqlite_write_commits_total 200
+sesame_sqlite_write_busy_seconds_total 1.5
+sesame_sqlite_write_commit_seconds_total 0.75
+sesame_http_requests_total{code="200",route="GET /healthz"} 7
+`)
+	end, ok := parseQueueCounters(body)
+	if !ok || end != (queueCounters{1200, 200, 1.5, 0.75}) {
+		t.Fatalf("parseQueueCounters = %+v, %v", end, ok)
+	}
+	if _, ok := parseQueueCounters([]byte("sesame_sqlite_write_statements_total 3\n")); ok {
+		t.Error("a partial exposition (PostgreSQL exports none of them) was accepted")
+	}
+	q := end.since(queueCounters{200, 100, 0.5, 0.25}, 2*time.Second)
+	if q == nil || q.Busy != 0.5 || q.CommitShare != 0.5 || q.StatementsPerCommit != 10 {
+		t.Errorf("since = %+v, want busy 0.5, commit share 0.5, 10 statements per commit", q)
+	}
+	if q := end.since(end, time.Second); q != nil {
+		t.Errorf("a phase without commits gave %+v, want nil", q)
+	}
+}
+
 func TestOutcomeNamesErrors(t *testing.T) {
 	for _, test := range []struct {
 		status int

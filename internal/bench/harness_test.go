@@ -110,6 +110,13 @@ func TestRunEveryPath(t *testing.T) {
 		if p.Ceiling != "" && (p.CeilingPerSec <= 0 || p.Fraction <= 0) {
 			t.Errorf("%s: no ceiling (%s) or fraction: %v %v", p.Name, p.Ceiling, p.CeilingPerSec, p.Fraction)
 		}
+		// SQLite's write queue is read from the server's /metrics around
+		// each phase: a path that writes a token per operation uses it.
+		if p.Name == "cc-opaque" && p.Closed != nil {
+			if q := p.Closed.WriteQueue; q == nil || q.StatementsPerCommit < 1 || q.Busy <= 0 {
+				t.Errorf("cc-opaque: write queue %+v, want commits of at least one statement", q)
+			}
+		}
 		// A path bound by a signature or a hash is compared with that
 		// operation's cost measured around its own closed loop.
 		switch b := p.Bracket; {

@@ -31,8 +31,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	for _, b := range r.Backends {
 		ew.printf("\n## %s\n\n", b.Backend)
-		ew.printf("| path | peak/s | ceiling/s | of ceiling | server µs/op | loader µs/op | db µs/op | idle cores | bound µs | server-only/s | p50 ms (peak) | p99 ms (peak) | rate/s (½ peak) | p50 ms | p99 ms | max ms | errors | target | p99 < 10 ms |\n")
-		ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		ew.printf("| path | peak/s | ceiling/s | of ceiling | server µs/op | loader µs/op | db µs/op | idle cores | SQLite write queue busy | bound µs | server-only/s | p50 ms (peak) | p99 ms (peak) | rate/s (½ peak) | p50 ms | p99 ms | max ms | errors | target | p99 < 10 ms |\n")
+		ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, p := range b.Paths {
 			cl, op := p.Closed, p.Open
 			if cl == nil {
@@ -53,9 +53,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 				}
 			}
 			dbOp, idle := machineCells(cl)
-			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n",
+			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n",
 				p.Name, f0(cl.Throughput), f0(p.CeilingPerSec), pct(p.Fraction), f0(cl.ServerCPUPerOpUS), f0(cl.LoaderCPUPerOpUS),
-				dbOp, idle, f0(p.BoundCostUS),
+				dbOp, idle, queueCells(cl)[0], f0(p.BoundCostUS),
 				f0(p.ServerOnlyPerSec), f2(cl.Latency.P50), f2(cl.Latency.P99), strings.Join(open, " | "),
 				errCount(cl)+errCount(op), target, p99)
 		}

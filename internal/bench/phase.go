@@ -58,6 +58,7 @@ type phase struct {
 	server  ProcStats
 	loader  ProcStats
 	machine *MachineStats
+	queue   *WriteQueueStats
 }
 
 // watched names what a phase measures besides its requests: the server's
@@ -66,6 +67,8 @@ type phase struct {
 type watched struct {
 	serverPID int
 	dbComm    string
+	// queue reads the server's SQLite write-queue counters (nil: none).
+	queue func() (queueCounters, bool)
 }
 
 // phaseWatch measures the server, the loader and the machine during a
@@ -73,15 +76,29 @@ type watched struct {
 type phaseWatch struct {
 	server, loader *procWatch
 	machine        *machineWatch
+	queue          func() (queueCounters, bool)
+	queueStart     queueCounters
+	queueOK        bool
+	startAt        time.Time
 }
 
 func (w watched) start() phaseWatch {
-	return phaseWatch{server: watchProc(w.serverPID), loader: watchProc(loaderPID(w.serverPID)),
-		machine: watchMachine(w.dbComm)}
+	pw := phaseWatch{server: watchProc(w.serverPID), loader: watchProc(loaderPID(w.serverPID)),
+		machine: watchMachine(w.dbComm), queue: w.queue, startAt: time.Now()}
+	if pw.queue != nil {
+		pw.queueStart, pw.queueOK = pw.queue()
+	}
+	return pw
 }
 
 func (pw phaseWatch) finish(ph *phase) {
 	ph.server, ph.loader, ph.machine = pw.server.finish(), pw.loader.finish(), pw.machine.finish()
+	if !pw.queueOK {
+		return
+	}
+	if end, ok := pw.queue(); ok {
+		ph.queue = end.since(pw.queueStart, time.Since(pw.startAt))
+	}
 }
 
 // runClosed runs every op in a loop of its own until dur has passed or

@@ -277,3 +277,68 @@ func (w *machineWatch) finish() *MachineStats {
 	}
 	return m
 }
+
+// queueCounters are the server's SQLite write-queue counters as its
+// /metrics exports them (sesame_sqlite_write_*_total).
+type queueCounters struct {
+	statements, commits, busySeconds, commitSeconds float64
+}
+
+// parseQueueCounters reads the write-queue counters from a Prometheus
+// text exposition; ok is false when the server exports none (PostgreSQL).
+func parseQueueCounters(body []byte) (c queueCounters, ok bool) {
+	found := 0
+	for line := range bytes.SplitSeq(body, []byte("\n")) {
+		name, value, cut := bytes.Cut(line, []byte(" "))
+		if !cut {
+			continue
+		}
+		var dst *float64
+		switch string(name) {
+		case "sesame_sqlite_write_statements_total":
+			dst = &c.statements
+		case "sesame_sqlite_write_commits_total":
+			dst = &c.commits
+		case "sesame_sqlite_write_busy_seconds_total":
+			dst = &c.busySeconds
+		case "sesame_sqlite_write_commit_seconds_total":
+			dst = &c.commitSeconds
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(string(bytes.TrimSpace(value)), 64)
+		if err != nil {
+			return c, false
+		}
+		*dst = v
+		found++
+	}
+	return c, found == 4
+}
+
+// WriteQueueStats is what SQLite's single write connection did during a
+// phase (the server's group commit, see sqlstore.WriteStats).
+type WriteQueueStats struct {
+	// Busy is the share of the phase's wall time the write queue spent
+	// running batches: near 1, the writes wait for the connection and the
+	// path is bound by it rather than by the CPU.
+	Busy float64 `json:"busy"`
+	// CommitShare is the part of that time spent in COMMIT (WAL write
+	// and fsync).
+	CommitShare float64 `json:"commit_share"`
+	// StatementsPerCommit is the mean batch.
+	StatementsPerCommit float64 `json:"statements_per_commit"`
+}
+
+func (end queueCounters) since(start queueCounters, wall time.Duration) *WriteQueueStats {
+	d := queueCounters{end.statements - start.statements, end.commits - start.commits,
+		end.busySeconds - start.busySeconds, end.commitSeconds - start.commitSeconds}
+	if d.commits <= 0 || wall <= 0 {
+		return nil
+	}
+	q := &WriteQueueStats{Busy: d.busySeconds / wall.Seconds(), StatementsPerCommit: d.statements / d.commits}
+	if d.busySeconds > 0 {
+		q.CommitShare = d.commitSeconds / d.busySeconds
+	}
+	return q
+}

@@ -66,7 +66,18 @@ func dbComm(cfg config.Config) string {
 	return ""
 }
 
-func (t *Target) watched() watched { return watched{serverPID: t.PID, dbComm: t.DBComm} }
+// watched is what each phase against t measures; c reads the server's
+// /metrics for SQLite's write queue.
+func (t *Target) watched(ctx context.Context, c *client) watched {
+	return watched{serverPID: t.PID, dbComm: t.DBComm, queue: func() (queueCounters, bool) {
+		a, err := c.do(ctx, http.MethodGet, "/metrics", nil, nil)
+		defer c.release(a)
+		if err != nil || a.status != http.StatusOK {
+			return queueCounters{}, false
+		}
+		return parseQueueCounters(a.body)
+	}}
+}
 
 // FreeAddr returns 127.0.0.1:port with a port that was free a moment ago.
 func FreeAddr() (string, error) {

@@ -88,7 +88,9 @@ type PhaseReport struct {
 	LoaderCPUPerOpUS float64 `json:"loader_cpu_per_op_us,omitempty"`
 	// Machine is the whole machine's CPU use and the database server's.
 	Machine *MachineStats `json:"machine,omitempty"`
-	Series  []Window      `json:"series,omitempty"`
+	// WriteQueue is SQLite's write connection during the phase.
+	WriteQueue *WriteQueueStats `json:"sqlite_write_queue,omitempty"`
+	Series     []Window         `json:"series,omitempty"`
 }
 
 // Latency percentiles, in milliseconds.
@@ -153,7 +155,7 @@ func latencyOf(lats []int64) Latency {
 // length of the plot windows.
 func summarize(ph *phase, window time.Duration) *PhaseReport {
 	r := &PhaseReport{Kind: ph.kind, Workers: ph.workers, OfferedRate: ph.rate, Seconds: ph.wall.Seconds(),
-		Requests: len(ph.samples), Server: ph.server, Loader: ph.loader, Machine: ph.machine}
+		Requests: len(ph.samples), Server: ph.server, Loader: ph.loader, Machine: ph.machine, WriteQueue: ph.queue}
 	var lats []int64
 	for _, s := range ph.samples {
 		if s.out == 0 {

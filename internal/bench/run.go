@@ -246,7 +246,7 @@ func runPath(ctx context.Context, o Options, e *env, def pathDef, t *Target) (Pa
 		}()
 	}
 	o.Logf("%s: closed loop, %d workers, %s", def.name, n, o.Duration)
-	closed := runClosed(ctx, ops, o.Duration, o.Requests, t.watched())
+	closed := runClosed(ctx, ops, o.Duration, o.Requests, t.watched(ctx, e.c))
 	pr.Closed = summarize(closed, o.Window)
 	if prof != nil {
 		pr.Profile = <-prof
@@ -257,7 +257,7 @@ func runPath(ctx context.Context, o Options, e *env, def pathDef, t *Target) (Pa
 	if !o.NoOpen && pr.Closed.Throughput > 0 {
 		rate := pr.Closed.Throughput / 2
 		o.Logf("%s: open loop at %.0f/s (half of %.0f/s)", def.name, rate, pr.Closed.Throughput)
-		open := runOpen(ctx, ops, rate, o.Duration, o.Requests, t.watched())
+		open := runOpen(ctx, ops, rate, o.Duration, o.Requests, t.watched(ctx, e.c))
 		pr.Open = summarize(open, o.Window)
 	}
 	return pr, nil
@@ -334,7 +334,7 @@ func runFlood(ctx context.Context, o Options, e *env, t *Target, c Ceilings) (*F
 	for i := range ops {
 		ops[i], _ = def.newWorker(ctx, e, 100_000+i) // devices of their own
 	}
-	ph := runClosed(ctx, ops, o.FloodDuration, o.Requests, t.watched())
+	ph := runClosed(ctx, ops, o.FloodDuration, o.Requests, t.watched(ctx, e.c))
 	fr := &FloodReport{Concurrency: o.Flood, Seconds: ph.wall.Seconds(), Requests: len(ph.samples),
 		Server: ph.server, RSSLimitMB: 300}
 	var okLat, busyLat []int64

@@ -30,8 +30,8 @@ func WriteText(w io.Writer, r *Report) error {
 	for _, b := range r.Backends {
 		ew.printf("\n== %s (server RSS after start %.0f MiB)\n\n", b.Backend, b.Idle.PeakRSSMB)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "\tclosed loop\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\topen loop\t\t\t\t\t\t")
-		fmt.Fprintln(tw, "path\tpeak/s\tceiling/s\tof ceil\tp50 ms\tp99 ms\tsrv µs/op\tload µs/op\tdb µs/op\tbound µs\tshare\tsrv-only/s\tsrv cores\tload cores\tdb cores\tidle cores\tRSS MiB\trate/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\t")
+		fmt.Fprintln(tw, "\tclosed loop\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\topen loop\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "path\tpeak/s\tceiling/s\tof ceil\tp50 ms\tp99 ms\tsrv µs/op\tload µs/op\tdb µs/op\tbound µs\tshare\tsrv-only/s\tsrv cores\tload cores\tdb cores\tidle cores\twq busy\twq batch\tRSS MiB\trate/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\t")
 		for _, p := range b.Paths {
 			cl, op := p.Closed, p.Open
 			if cl == nil {
@@ -44,7 +44,9 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 			row := []string{p.Name, f0(cl.Throughput), f0(p.CeilingPerSec), pct(p.Fraction),
 				f2(cl.Latency.P50), f2(cl.Latency.P99), f0(cl.ServerCPUPerOpUS), f0(cl.LoaderCPUPerOpUS), dbOp, f0(p.BoundCostUS), pct(p.BoundShare), f0(p.ServerOnlyPerSec),
-				f2(cl.Server.CPUCores), f2(cl.Loader.CPUCores), dbCores, idle, f0(cl.Server.PeakRSSMB)}
+				f2(cl.Server.CPUCores), f2(cl.Loader.CPUCores), dbCores, idle}
+			row = append(row, queueCells(cl)...)
+			row = append(row, f0(cl.Server.PeakRSSMB))
 			if op != nil {
 				row = append(row, f0(op.Throughput), f2(op.Latency.P50), f2(op.Latency.P95), f2(op.Latency.P99), f2(op.Latency.Max))
 			} else {
@@ -60,7 +62,9 @@ func WriteText(w io.Writer, r *Report) error {
 			"bound µs: CPU cost of what bounds the path (signature or hash: measured right before and after the path's closed loop, mean; http: healthz's srv µs/op);\n" +
 			"ceiling/s: cores ÷ bound µs (http: healthz's peak); share: bound ÷ srv µs/op;\n" +
 			"srv-only/s: cores ÷ srv µs/op, the throughput with no loader on the machine; cores: CPU seconds ÷ wall seconds;\n" +
-			"idle cores: capacity no process or kernel thread used (/proc/stat idle + iowait), near 0 when the machine's CPU was the bound.\n")
+			"idle cores: capacity no process or kernel thread used (/proc/stat idle + iowait), near 0 when the machine's CPU was the bound;\n" +
+			"wq busy, wq batch: SQLite's write queue (the server's /metrics): share of the time it ran batches (near 1: writes wait for the\n" +
+			"single write connection) and statements per commit.\n")
 		ew.printf("\ntargets (issue 5 point 3):\n")
 		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		for _, p := range b.Paths {
@@ -181,4 +185,14 @@ func machineCells(ph *PhaseReport) (dbPerOp, idle string) {
 		dbPerOp = f0(m.DBCPUPerOpUS)
 	}
 	return dbPerOp, f2(m.IdleCores)
+}
+
+// queueCells are the SQLite write queue's busy share and mean batch of a
+// phase, "-" where not measured (PostgreSQL, or no write).
+func queueCells(ph *PhaseReport) []string {
+	q := ph.WriteQueue
+	if q == nil {
+		return []string{"-", "-"}
+	}
+	return []string{f2(q.Busy), fmt.Sprintf("%.1f", q.StatementsPerCommit)}
 }
