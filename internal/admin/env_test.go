@@ -23,8 +23,6 @@ import (
 
 	"github.com/sesame-idp/sesame/api"
 	"github.com/sesame-idp/sesame/internal/admin"
-	"github.com/sesame-idp/sesame/internal/password"
-	"github.com/sesame-idp/sesame/internal/secret"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 )
 
@@ -261,22 +259,7 @@ func newEnv(t *testing.T, backend string) *env {
 	e := st.New(t, backend)
 	v := newValidator(t, e.Client.Transport)
 	e.Client.Transport = v
-	kek, err := e.Config.KeyEncryptionKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := secret.NewHasher(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, ok := e.Server.Store().(admin.Store)
-	if !ok {
-		t.Fatalf("%T does not implement admin.Store", e.Server.Store())
-	}
-	x := &env{Env: e, t: t, v: v, rootPassword: rootPassword, started: e.Clock.Now(), setup: admin.Setup{
-		Store: as, Hasher: hasher, Domain: adminHost, PublicURL: e.Config.Server.PublicURL, Now: e.Clock.Now,
-		HashPassword: func(_ context.Context, pw string) (string, error) { return password.Hash(pw, password.DefaultParams) },
-	}}
+	x := &env{Env: e, t: t, v: v, rootPassword: rootPassword, started: e.Clock.Now(), setup: e.AdminSetup()}
 	x.root = x.consoleToken(x.mustCreate(admin.NewAdmin{Username: "root", Password: rootPassword}).Username, rootPassword)
 	x.robot = x.appToken("robot", x.mustCreate(admin.NewAdmin{ClientID: "robot"}).ClientSecret)
 	x.acmeAdmin = x.appToken("acme-robot", x.mustCreate(admin.NewAdmin{ClientID: "acme-robot", TenantID: "acme"}).ClientSecret)

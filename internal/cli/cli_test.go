@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/admin"
 	"github.com/sesame-idp/sesame/internal/cli"
-	"github.com/sesame-idp/sesame/internal/password"
-	"github.com/sesame-idp/sesame/internal/secret"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -39,20 +36,7 @@ type env struct {
 
 func newEnv(t *testing.T, backend string) *env {
 	e := st.New(t, backend)
-	kek, err := e.Config.KeyEncryptionKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := secret.NewHasher(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, ok := e.Server.Store().(admin.Store)
-	if !ok {
-		t.Fatalf("%T does not implement admin.Store", e.Server.Store())
-	}
-	setup := admin.Setup{Store: as, Hasher: hasher, Domain: adminHost, PublicURL: e.Config.Server.PublicURL, Now: e.Clock.Now,
-		HashPassword: func(_ context.Context, pw string) (string, error) { return password.Hash(pw, password.DefaultParams) }}
+	setup := e.AdminSetup()
 	x := &env{Env: e, t: t, server: e.URL(adminHost, ""), configDir: t.TempDir(), secrets: map[string]string{}}
 	for _, n := range []admin.NewAdmin{{ClientID: "ci-bot"}, {ClientID: "acme-bot", TenantID: "acme"}} {
 		res, err := setup.CreateAdmin(t.Context(), n)

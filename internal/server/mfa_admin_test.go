@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,8 +9,6 @@ import (
 	"github.com/sesame-idp/sesame/internal/admin"
 	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/mfa"
-	"github.com/sesame-idp/sesame/internal/password"
-	"github.com/sesame-idp/sesame/internal/secret"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 	"github.com/sesame-idp/sesame/internal/store"
 )
@@ -27,20 +24,7 @@ const adminHost = "admin.localhost"
 // create --client-id` does, and returns its client_credentials token.
 func adminToken(t *testing.T, e *st.Env, clientID string) string {
 	t.Helper()
-	kek, err := e.Config.KeyEncryptionKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := secret.NewHasher(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, ok := e.Server.Store().(admin.Store)
-	if !ok {
-		t.Fatalf("%T does not implement admin.Store", e.Server.Store())
-	}
-	setup := admin.Setup{Store: as, Hasher: hasher, Domain: adminHost, PublicURL: e.Config.Server.PublicURL, Now: e.Clock.Now,
-		HashPassword: func(_ context.Context, pw string) (string, error) { return password.Hash(pw, password.DefaultParams) }}
+	setup := e.AdminSetup()
 	created, err := setup.CreateAdmin(t.Context(), admin.NewAdmin{ClientID: clientID})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesame-idp/sesame/internal/admin"
 	"github.com/sesame-idp/sesame/internal/config"
+	"github.com/sesame-idp/sesame/internal/password"
+	"github.com/sesame-idp/sesame/internal/secret"
 	"github.com/sesame-idp/sesame/internal/server"
 	"github.com/sesame-idp/sesame/internal/store/sqlstore/sqltest"
 )
@@ -317,4 +320,26 @@ func (e *Env) TenantToken(host, client string) string {
 		e.T.Fatalf("tenant token for %s: %d %s", client, r.Status, r.Body)
 	}
 	return r.Str("access_token")
+}
+
+// AdminSetup is what `sesame admin create` uses to make administrators,
+// on this environment's store, keys and clock: tests make their first
+// administrators with it. Passwords are hashed with the default argon2id
+// parameters.
+func (e *Env) AdminSetup() admin.Setup {
+	e.T.Helper()
+	kek, err := e.Config.KeyEncryptionKey()
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	hasher, err := secret.NewHasher(kek)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	as, ok := e.Server.Store().(admin.Store)
+	if !ok {
+		e.T.Fatalf("%T does not implement admin.Store", e.Server.Store())
+	}
+	return admin.Setup{Store: as, Hasher: hasher, Domain: e.Config.Admin.Domain, PublicURL: e.Config.Server.PublicURL, Now: e.Clock.Now,
+		HashPassword: func(_ context.Context, pw string) (string, error) { return password.Hash(pw, password.DefaultParams) }}
 }
