@@ -180,6 +180,27 @@ sesame_http_requests_total{code="200",route="GET /healthz"} 7
 	}
 }
 
+func TestIdleNote(t *testing.T) {
+	phase := func(idle float64, q *WriteQueueStats) *PathReport {
+		return &PathReport{Name: "cc-opaque", Closed: &PhaseReport{Workers: 16, Machine: &MachineStats{IdleCores: idle}, WriteQueue: q}}
+	}
+	for _, tc := range []struct {
+		name string
+		p    *PathReport
+		want string
+	}{
+		{"cpu-bound", phase(0.05, nil), ""},
+		{"not measured", &PathReport{Name: "x", Closed: &PhaseReport{}}, ""},
+		{"waiting", phase(0.4, nil), "cc-opaque: 0.40 cores idle at 16 clients: not bound by the CPU (its clients waited); more clients (-c) may reach more"},
+		{"write queue", phase(0.42, &WriteQueueStats{Busy: 0.94, StatementsPerCommit: 3.7}),
+			"cc-opaque: 0.42 cores idle at 16 clients: not bound by the CPU (its clients waited, SQLite's write queue busy 94% of the time with 3.7 statements per commit); more clients (-c) may reach more"},
+	} {
+		if got := idleNote(tc.p); got != tc.want {
+			t.Errorf("%s: idleNote = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestOutcomeNamesErrors(t *testing.T) {
 	for _, test := range []struct {
 		status int

@@ -178,6 +178,9 @@ func RunBackend(ctx context.Context, o Options, c Ceilings, driver, dsn string, 
 			}
 		}
 		checkTarget(p, c)
+		if n := idleNote(p); n != "" {
+			br.Notes = append(br.Notes, n)
+		}
 	}
 	if httpCeiling == 0 {
 		br.Notes = append(br.Notes, "healthz was not run: paths bound by HTTP have no ceiling to compare with")
@@ -360,4 +363,25 @@ func runFlood(ctx context.Context, o Options, e *env, t *Target, c Ceilings) (*F
 	fr.OKLatency, fr.BusyLatency = latencyOf(okLat), latencyOf(busyLat)
 	fr.RSSOK = t.PID != 0 && fr.Server.PeakRSSMB > 0 && fr.Server.PeakRSSMB < fr.RSSLimitMB
 	return fr, nil
+}
+
+// idleCoresNoted is the idle capacity above which a closed loop is said
+// not to be bound by the CPU.
+const idleCoresNoted = 0.25
+
+// idleNote explains a closed loop that left cores idle: its clients spent
+// their time waiting (for SQLite's write connection, most often), so its
+// peak is the concurrency's, and more clients may reach more. "" when the
+// CPU was busy or was not measured.
+func idleNote(p *PathReport) string {
+	cl := p.Closed
+	if cl == nil || cl.Machine == nil || cl.Machine.IdleCores <= idleCoresNoted {
+		return ""
+	}
+	why := "its clients waited"
+	if q := cl.WriteQueue; q != nil {
+		why = fmt.Sprintf("its clients waited, SQLite's write queue busy %.0f%% of the time with %.1f statements per commit", q.Busy*100, q.StatementsPerCommit)
+	}
+	return fmt.Sprintf("%s: %.2f cores idle at %d clients: not bound by the CPU (%s); more clients (-c) may reach more",
+		p.Name, cl.Machine.IdleCores, cl.Workers, why)
 }
