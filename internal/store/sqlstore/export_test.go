@@ -62,3 +62,6 @@ var SweepGrantQueries = []struct {
 	{sweepGrantsWindowEnd, []any{"", "", int64(0)}},
 	{sweepGrantsQuery, []any{"", "", int64(0), int64(1)}},
 }
+
+// TenantTables are the tables DeleteTenant clears by tenant_id.
+func TenantTables() []string { return tenantTables }
