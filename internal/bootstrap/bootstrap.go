@@ -137,6 +137,45 @@ func setIf(dst *time.Duration, v time.Duration) {
 	}
 }
 
+// stamped gives a declared tenant its times: a new tenant is created and
+// updated now; a stored one keeps its creation time and, when the
+// configuration changes none of its settings, its update time, so that a
+// restart does not read as an edit in the console. (Tenants written by an
+// earlier version without times get now.)
+func (a *Applier) stamped(ctx context.Context, t store.Tenant) (store.Tenant, error) {
+	now := a.Now()
+	t.CreatedAt, t.UpdatedAt = now, now
+	old, err := a.Store.GetTenant(ctx, t.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, nil
+	}
+	if err != nil {
+		return t, err
+	}
+	if !old.CreatedAt.IsZero() {
+		t.CreatedAt = old.CreatedAt
+	}
+	if sameSettings(old, t) && !old.UpdatedAt.IsZero() {
+		t.UpdatedAt = old.UpdatedAt
+	}
+	return t, nil
+}
+
+// sameSettings reports whether two tenants differ only in their times
+// (domains compared in any order and letter case).
+func sameSettings(a, b store.Tenant) bool {
+	norm := func(ds []string) []string {
+		out := make([]string, len(ds))
+		for i, d := range ds {
+			out[i] = strings.ToLower(d)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return a.ID == b.ID && a.Name == b.Name && a.Edition == b.Edition && a.DefaultLanguage == b.DefaultLanguage &&
+		a.Policy == b.Policy && slices.Equal(norm(a.Domains), norm(b.Domains))
+}
+
 // Apply writes the declared tenants and applications (replacing their
 // stored settings: the configuration is their source of truth) and creates
 // declared users that do not exist yet. Existing users get the declared
@@ -144,7 +183,10 @@ func setIf(dst *time.Duration, v time.Duration) {
 // survives a restart. Running Apply twice changes nothing the second time.
 func (a *Applier) Apply(ctx context.Context, b config.Bootstrap) error {
 	for _, tc := range b.Tenants {
-		t := TenantFromConfig(tc)
+		t, err := a.stamped(ctx, TenantFromConfig(tc))
+		if err != nil {
+			return fmt.Errorf("bootstrap: tenant %q: %w", tc.ID, err)
+		}
 		if err := a.Store.UpsertTenant(ctx, t); err != nil {
 			return fmt.Errorf("bootstrap: tenant %q: %w", t.ID, err)
 		}

@@ -514,6 +514,11 @@ func testCLI(t *testing.T, x *env) {
 
 	t.Run("audit", func(t *testing.T) {
 		x := x.with(t)
+		// Events reach the store in batches, at the latest
+		// audit.flush_interval after they happened: store them now.
+		if err := x.Server.FlushAudit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		got := items(t, x.okJSON("audit", "list", "--tenant", "acme", "--type", "admin.application.create"))
 		if targets := ids(got, "target"); !contains(targets, "application:cli-app") || !contains(targets, "application:cli-spa") || len(targets) != 2 {
 			t.Errorf("audit of application creations: %v", targets)
