@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sesame-idp/sesame/internal/bench"
+	"github.com/sesame-idp/sesame/internal/sesamebin"
 )
 
 func main() {
@@ -190,12 +191,12 @@ func run(ctx context.Context, a runArgs) error {
 	bin := a.sesameBin
 	if bin == "" {
 		wd, _ := os.Getwd()
-		root, err := bench.ModuleRoot(wd)
+		root, err := sesamebin.ModuleRoot(wd)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: give --sesame-bin", err)
 		}
 		logf("building ./cmd/sesame in %s", root)
-		if bin, err = bench.BuildSesame(ctx, root, work); err != nil {
+		if bin, err = sesamebin.Build(ctx, root, work); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sesame-idp/sesame/internal/bench"
+	"github.com/sesame-idp/sesame/internal/sesamebin"
 )
 
 // TestRunCommand runs the command as a user would, against the real
@@ -24,7 +25,7 @@ func TestRunCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := bench.BuildSesame(t.Context(), root, t.TempDir())
+	bin, err := sesamebin.Build(t.Context(), root, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,30 +94,6 @@ func splitPort(addr string) (host, port string) {
 	return host, port
 }
 
-// BuildSesame builds cmd/sesame of the module in moduleDir into dir and
-// returns the binary's path.
-func BuildSesame(ctx context.Context, moduleDir, dir string) (string, error) {
-	out := filepath.Join(dir, "sesame")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/sesame")
-	cmd.Dir = moduleDir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("bench: go build ./cmd/sesame: %v\n%s", err, b)
-	}
-	return out, nil
-}
-
-// ModuleRoot finds the directory of the go.mod above dir.
-func ModuleRoot(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("bench: no go.mod above %s: give --sesame-bin", dir)
-		}
-	}
-}
-
 // ChildLauncher starts `sesame serve` from Bin as a child process, with
 // the configuration written to a file in Dir and its log in Dir/sesame.log.
 type ChildLauncher struct {

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/secret"
+	"github.com/sesame-idp/sesame/internal/sesamebin"
 	"github.com/sesame-idp/sesame/internal/session"
 )
 
@@ -211,47 +209,16 @@ func TestLoopbackPostgres(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Against a real server.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// sesameBinary builds cmd/sesame once per test binary (the module root is
-// ../.. from this package's directory).
-func sesameBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sesame-scale-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		root, _ := filepath.Abs(filepath.Join("..", ".."))
-		out := filepath.Join(dir, "sesame")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/sesame")
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/sesame: %v\n%s", err, b)
-			return
-		}
-		binPath = out
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// sesame is cmd/sesame, built once per test binary run.
+var sesame sesamebin.Cache
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	sesame.Remove()
 	os.Exit(code)
 }
+
+func sesameBinary(t *testing.T) string { return sesame.Path(t) }
 
 func smallOptions(t *testing.T, backend string) Options {
 	o := DefaultOptions()

@@ -15,12 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/sesamebin"
 )
 
 // Fixture values shared by the tests' configurations.
@@ -46,62 +47,16 @@ const (
 // ---------------------------------------------------------------------------
 // The binary.
 
-var (
-	buildDir  string // removed by TestMain
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// sesame is cmd/sesame, built once per test binary run.
+var sesame sesamebin.Cache
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sesame-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.Exit(1)
-	}
-	buildDir = dir
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	sesame.Remove()
 	os.Exit(code)
 }
 
-// sesameBinary builds cmd/sesame once per test binary run and returns its
-// path. The module root is ../.. from this package's directory (go test
-// runs tests there).
-func sesameBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root, err := filepath.Abs(filepath.Join("..", ".."))
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-			buildErr = fmt.Errorf("module root not found at %s: %w", root, err)
-			return
-		}
-		exe := "sesame"
-		if runtime.GOOS == "windows" {
-			exe += ".exe"
-		}
-		out := filepath.Join(buildDir, exe)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		// go test puts $GOROOT/bin first in PATH, so this is the same
-		// toolchain that builds the test.
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/sesame")
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/sesame: %v\n%s", err, b)
-			return
-		}
-		binPath = out
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func sesameBinary(t *testing.T) string { return sesame.Path(t) }
 
 // ---------------------------------------------------------------------------
 // Processes.

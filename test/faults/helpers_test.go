@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/sesamebin"
 )
 
 // Fixture values of the tests' configuration: one tenant per dialect, each
@@ -68,51 +70,16 @@ var (
 // ---------------------------------------------------------------------------
 // The binary.
 
-var (
-	buildDir  string // removed by TestMain
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// sesame is cmd/sesame, built once per test binary run.
+var sesame sesamebin.Cache
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sesame-faults-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faults:", err)
-		os.Exit(1)
-	}
-	buildDir = dir
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	sesame.Remove()
 	os.Exit(code)
 }
 
-// sesameBinary builds cmd/sesame once per test binary run. The module root
-// is ../.. from this package's directory, where go test runs the tests.
-func sesameBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root, err := filepath.Abs(filepath.Join("..", ".."))
-		if err != nil {
-			buildErr = err
-			return
-		}
-		out := filepath.Join(buildDir, "sesame")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/sesame")
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/sesame: %v\n%s", err, b)
-			return
-		}
-		binPath = out
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func sesameBinary(t *testing.T) string { return sesame.Path(t) }
 
 // ---------------------------------------------------------------------------
 // The server process.
