@@ -158,17 +158,8 @@ func (s *Service) attempt(ctx context.Context, t store.Tenant, app store.Applica
 // already reports the lock.
 func (s *Service) codeFailed(ctx context.Context, t store.Tenant, u store.User, now time.Time) error {
 	s.record(ctx, t, audit.TypeLoginFailure, u.ID, "user:"+u.ID, map[string]string{"reason": ReasonMFACode})
-	if t.Policy.LockoutThreshold > 0 {
-		lockedUntil, err := s.Store.RecordLoginFailure(ctx, t.ID, u.ID, now, t.Policy)
-		if err != nil {
-			return sdkerror.Busy(err)
-		}
-		if lockedUntil.After(now) {
-			s.Logger.WarnContext(ctx, "account locked by wrong verification codes", "tenant", t.ID, "user", u.ID, "until", lockedUntil)
-			s.Metrics.Login("locked")
-			s.auditLockout(ctx, t, u, lockedUntil)
-			return lockedError(lockedUntil.Sub(now))
-		}
+	if err := s.countFailure(ctx, t, u, now, "account locked by wrong verification codes"); err != nil {
+		return err
 	}
 	s.Metrics.Login("mfa_failed")
 	return sdkerror.New(sdkerror.MFACodeInvalid)

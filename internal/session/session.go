@@ -233,20 +233,32 @@ func (s *Service) verifyPassword(ctx context.Context, u store.User, pw string) (
 // loginFailed counts a failure and answers it: the failure that reaches the
 // threshold already reports the lock (contract §8 lockout).
 func (s *Service) loginFailed(ctx context.Context, t store.Tenant, u store.User, now time.Time) error {
-	if t.Policy.LockoutThreshold > 0 {
-		lockedUntil, err := s.Store.RecordLoginFailure(ctx, t.ID, u.ID, now, t.Policy)
-		if err != nil {
-			return sdkerror.Busy(err)
-		}
-		if lockedUntil.After(now) {
-			s.Logger.WarnContext(ctx, "account locked", "tenant", t.ID, "user", u.ID, "until", lockedUntil)
-			s.Metrics.Login("locked")
-			s.auditLockout(ctx, t, u, lockedUntil)
-			return lockedError(lockedUntil.Sub(now))
-		}
+	if err := s.countFailure(ctx, t, u, now, "account locked"); err != nil {
+		return err
 	}
 	s.Metrics.Login("bad_credentials")
 	return sdkerror.New(sdkerror.BadCredentials)
+}
+
+// countFailure counts a failed attempt of u toward the tenant's lockout
+// (contract §8) and returns the lock's error when this failure reached
+// the threshold (logged with msg, counted and audited), nil when the
+// account is not locked by it.
+func (s *Service) countFailure(ctx context.Context, t store.Tenant, u store.User, now time.Time, msg string) error {
+	if t.Policy.LockoutThreshold <= 0 {
+		return nil
+	}
+	lockedUntil, err := s.Store.RecordLoginFailure(ctx, t.ID, u.ID, now, t.Policy)
+	if err != nil {
+		return sdkerror.Busy(err)
+	}
+	if !lockedUntil.After(now) {
+		return nil
+	}
+	s.Logger.WarnContext(ctx, msg, "tenant", t.ID, "user", u.ID, "until", lockedUntil)
+	s.Metrics.Login("locked")
+	s.auditLockout(ctx, t, u, lockedUntil)
+	return lockedError(lockedUntil.Sub(now))
 }
 
 func lockedError(left time.Duration) *sdkerror.Error {
