@@ -1,14 +1,10 @@
 package server_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +15,6 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/clock"
 	"github.com/sesame-idp/sesame/internal/config"
-	"github.com/sesame-idp/sesame/internal/server"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 )
 
@@ -48,40 +43,9 @@ func (n *skewNode) on(t *testing.T) *skewNode {
 // first plus offset.
 func addSkewedNode(t *testing.T, first *st.Env, name string, offset time.Duration) *skewNode {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := first.Clock
-	srv, err := server.New(context.Background(), first.Config, server.Options{
-		Logger: slog.New(slog.DiscardHandler),
-		Now:    func() time.Time { return base.Now().Add(offset) },
-	})
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	addr := ln.Addr().String()
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	client := &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, addr)
-		}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	t.Cleanup(client.CloseIdleConnections)
-	_, port, _ := net.SplitHostPort(addr)
-	return &skewNode{Env: &st.Env{T: t, Backend: first.Backend, Config: first.Config, Server: srv, Clock: base, Client: client, Port: port},
-		name: name, offset: offset, issuer: first.Issuer(st.EIAMHost)}
+	e := st.AddNode(t, first, func() time.Time { return base.Now().Add(offset) })
+	return &skewNode{Env: e, name: name, offset: offset, issuer: first.Issuer(st.EIAMHost)}
 }
 
 // verifyOn verifies an id_token as a relying party would that fetches the

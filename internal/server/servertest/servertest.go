@@ -163,7 +163,31 @@ func New(t testing.TB, backend string, mutate ...func(*config.Config)) *Env {
 		t.Fatal(err)
 	}
 	clock := &Clock{t: time.Now().Truncate(time.Second)}
-	srv, err := server.New(context.Background(), cfg, server.Options{Logger: testLogger(t), Now: clock.Now})
+	srv, client := serve(t, ln, cfg, server.Options{Logger: testLogger(t), Now: clock.Now})
+	return &Env{T: t, Backend: backend, Config: cfg, Server: srv, Clock: clock, Client: client, Port: port}
+}
+
+// AddNode starts another server on the configuration and database of
+// first, as another node of the same deployment, whose clock is now (first
+// and the new node share first.Clock unless now says otherwise); its
+// logs are discarded. Helpers of the returned Env talk to the new node.
+func AddNode(t testing.TB, first *Env, now func() time.Time) *Env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	srv, client := serve(t, ln, first.Config, server.Options{Logger: slog.New(slog.DiscardHandler), Now: now})
+	return &Env{T: t, Backend: first.Backend, Config: first.Config, Server: srv, Clock: first.Clock, Client: client, Port: port}
+}
+
+// serve starts a server with cfg on ln, stopped when t ends, and returns it
+// with a client that sends every request to it (whatever the URL's host)
+// and does not follow redirects.
+func serve(t testing.TB, ln net.Listener, cfg config.Config, opts server.Options) (*server.Server, *http.Client) {
+	t.Helper()
+	srv, err := server.New(context.Background(), cfg, opts)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -189,7 +213,7 @@ func New(t testing.TB, backend string, mutate ...func(*config.Config)) *Env {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	t.Cleanup(client.CloseIdleConnections)
-	return &Env{T: t, Backend: backend, Config: cfg, Server: srv, Clock: clock, Client: client, Port: port}
+	return srv, client
 }
 
 // testLogger sends server logs to the test log only when the test fails
