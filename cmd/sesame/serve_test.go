@@ -1,35 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sesame-idp/sesame/internal/testio"
 )
-
-// lockedBuffer is a stderr the test can read while the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestServeFlushesLogOnShutdown runs `sesame serve` and stops it as a
 // SIGTERM would (its context ends): the server's log is buffered, and
@@ -39,7 +21,7 @@ func TestServeFlushesLogOnShutdown(t *testing.T) {
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
 	environ := []string{"SESAME_SECRETS__KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testio.Buffer
 	cmd := newRootCommand(&stdout, &stderr, environ)
 	cmd.SetArgs([]string{"serve",
 		"--listen", "127.0.0.1:0",

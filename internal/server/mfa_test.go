@@ -19,6 +19,7 @@ import (
 	"github.com/sesame-idp/sesame/internal/server"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 	"github.com/sesame-idp/sesame/internal/store"
+	"github.com/sesame-idp/sesame/internal/testio"
 )
 
 // The second factor (TOTP, RFC 6238) in the SDK flow: contract §2.1
@@ -533,30 +534,12 @@ func TestMFABadInput(t *testing.T) {
 	}, mfaPolicy(map[string]string{"acme": "required", "shop": "required"}))
 }
 
-// syncBuffer collects a server's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestMFANotLogged: a server logging at debug level through every MFA
 // step (enrolment, wrong code, right code, recovery code, removal) writes
 // none of the secrets: the TOTP secret, codes, recovery codes, state and
 // session tokens. The log is not empty: the enrolment is logged, by ids.
 func TestMFANotLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs testio.Buffer
 	cfg := config.Defaults()
 	cfg.Storage.Driver, cfg.Storage.DSN = "sqlite", t.TempDir()+"/sesame.db"
 	kek := make([]byte, 32)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sesame-idp/sesame/internal/config"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
+	"github.com/sesame-idp/sesame/internal/testio"
 )
 
 const (
@@ -174,7 +175,7 @@ type browser struct {
 	ctx    context.Context
 	cancel []context.CancelFunc
 	shots  string
-	output *syncBuffer
+	output *testio.Buffer
 
 	mu       sync.Mutex
 	hops     []hop
@@ -196,7 +197,7 @@ func startBrowser(t *testing.T, ctx context.Context, chromium string, hosts []st
 	for i, h := range hosts {
 		rules[i] = "MAP " + h + " 127.0.0.1"
 	}
-	b := &browser{t: t, shots: artifactsDir(t), output: &syncBuffer{}, requests: map[network.RequestID]hop{}}
+	b := &browser{t: t, shots: artifactsDir(t), output: &testio.Buffer{}, requests: map[network.RequestID]hop{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
@@ -539,22 +540,4 @@ func (b *browser) screenshot(name string) {
 		b.t.Fatal(err)
 	}
 	b.t.Logf("screenshot: %s", path)
-}
-
-// syncBuffer collects the browser's output from its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -17,11 +17,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/sesamebin"
+	"github.com/sesame-idp/sesame/internal/testio"
 )
 
 // Fixture values shared by the tests' configurations.
@@ -61,30 +61,11 @@ func sesameBinary(t *testing.T) string { return sesame.Path(t) }
 // ---------------------------------------------------------------------------
 // Processes.
 
-// syncBuffer is a bytes.Buffer safe for a process writing while the test
-// reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a running child process.
 type proc struct {
 	name    string
 	cmd     *exec.Cmd
-	stderr  *syncBuffer
+	stderr  *testio.Buffer
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // valid after done
 }
@@ -111,7 +92,7 @@ func startProc(t *testing.T, name string, env []string, args ...string) *proc {
 	cmd := exec.Command(sesameBinary(t), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = env
-	p := &proc{name: name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, stderr: &testio.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
@@ -152,7 +133,7 @@ func (p *proc) kill() {
 
 // logOutputOnFailure logs the (last 64 KiB of the) output of a process if
 // the test failed.
-func logOutputOnFailure(t *testing.T, name string, out *syncBuffer) {
+func logOutputOnFailure(t *testing.T, name string, out *testio.Buffer) {
 	if !t.Failed() {
 		return
 	}
@@ -173,7 +154,7 @@ func runCLI(ctx context.Context, t *testing.T, env []string, args ...string) str
 	cmd.Dir = t.TempDir()
 	cmd.Env = env
 	var stdout bytes.Buffer
-	stderr := &syncBuffer{}
+	stderr := &testio.Buffer{}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	setProcAttr(cmd)
 	name := "sesame " + strings.Join(args, " ")

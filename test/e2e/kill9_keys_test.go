@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/sesame-idp/sesame/internal/store/sqlstore/sqltest"
+	"github.com/sesame-idp/sesame/internal/testio"
 )
 
 // Settings of the key-rotation crash test: the shortest rotation delay the
@@ -178,7 +179,7 @@ func testKill9Keys(t *testing.T, driver, dsn string) {
 		cmd := exec.Command(sesameBinary(t), args...)
 		cmd.Env, cmd.Dir = env, t.TempDir()
 		setProcAttr(cmd)
-		out := &syncBuffer{}
+		out := &testio.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		rotStart := time.Now()
 		if err := cmd.Start(); err != nil {

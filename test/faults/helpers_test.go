@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/sesame-idp/sesame/internal/sesamebin"
+	"github.com/sesame-idp/sesame/internal/testio"
 )
 
 // Fixture values of the tests' configuration: one tenant per dialect, each
@@ -84,31 +85,12 @@ func sesameBinary(t *testing.T) string { return sesame.Path(t) }
 // ---------------------------------------------------------------------------
 // The server process.
 
-// syncBuffer is a bytes.Buffer safe for a process writing while the test
-// reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // server is one `sesame serve` process.
 type server struct {
 	t       *testing.T
 	name    string
 	cmd     *exec.Cmd
-	out     *syncBuffer // stdout and stderr
+	out     *testio.Buffer // stdout and stderr
 	done    chan struct{}
 	waitErr error // valid after done
 	base    string
@@ -135,7 +117,7 @@ func startServer(ctx context.Context, t *testing.T, name, config string, env []s
 func launchServer(t *testing.T, name, config string, env []string) *server {
 	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", freePort(t))
-	s := &server{t: t, name: name, out: &syncBuffer{}, done: make(chan struct{}), base: "http://" + addr}
+	s := &server{t: t, name: name, out: &testio.Buffer{}, done: make(chan struct{}), base: "http://" + addr}
 	s.cmd = exec.Command(sesameBinary(t), "serve", "--config", config, "--listen", addr)
 	s.cmd.Dir = t.TempDir()
 	s.cmd.Env = env
