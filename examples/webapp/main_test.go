@@ -113,7 +113,7 @@ func TestWebApp(t *testing.T) {
 			req, _ := http.NewRequest("POST", target.String(), strings.NewReader(fields.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			status, loc, body := b.do(req)
-			if status != http.StatusFound || loc == nil || loc.Host != "app.test" || loc.Path != "/callback" {
+			if status != http.StatusSeeOther || loc == nil || loc.Host != "app.test" || loc.Path != "/callback" {
 				t.Fatalf("after the form: %d %v %.300s", status, loc, body)
 			}
 			final, status, body := b.follow(loc.String())

@@ -317,7 +317,7 @@ func (x *env) codeToken(clientID, clientSecret, redirect, user, pw string) strin
 	}
 	b := x.NewBrowser()
 	page := b.Login(x.URL(adminHost, "/api/v1/oauth2/authorize?"+q.Encode()), user, pw)
-	if page.Status != http.StatusFound || page.Location == nil || page.Location.Query().Get("code") == "" {
+	if !page.Redirected() || page.Location == nil || page.Location.Query().Get("code") == "" {
 		x.t.Fatalf("login of %s to %s: %d %v %.300s", user, clientID, page.Status, page.Location, page.Body)
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {page.Location.Query().Get("code")}, "redirect_uri": {redirect},

@@ -97,7 +97,7 @@ func (c *client) hostedLogin(ctx context.Context, user, password string) (string
 		return "", err
 	}
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("code") == "" {
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
 		return "", fmt.Errorf("bench: hosted login of %s: %d %.300s", user, resp.StatusCode, body)
 	}
 	var parts []string

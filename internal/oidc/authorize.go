@@ -348,7 +348,20 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, t store.Tenan
 	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	http.Redirect(w, r, u.String(), redirectStatus(r))
+}
+
+// redirectStatus is the status of a redirect to the client: 303 See Other
+// when answering a POST (the hosted login form, which carries the user's
+// password or second factor, or a POSTed authorization request), so that
+// the browser follows with a GET and never re-sends the form (RFC 9700
+// §4.12: never 307, 303 recommended; RFC 9110 §15.4.4); 302 Found for a
+// GET, the status of RFC 6749 §4.1.2's example.
+func redirectStatus(r *http.Request) int {
+	if r.Method == http.MethodPost {
+		return http.StatusSeeOther
+	}
+	return http.StatusFound
 }
 
 // pageForResolveError answers a browser request for an unknown tenant or

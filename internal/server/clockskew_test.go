@@ -210,7 +210,7 @@ func skewCode(t *testing.T, n *skewNode, client, redirect string) string {
 	t.Helper()
 	b := n.NewBrowser()
 	p := b.Login(negAuthorizeURL(n.Env, st.EIAMHost, negParams(client, redirect, "scope", "openid profile")), "alice", st.Password)
-	if p.Status != http.StatusFound || p.Location == nil || p.Location.Query().Get("code") == "" {
+	if !p.Redirected() || p.Location == nil || p.Location.Query().Get("code") == "" {
 		t.Fatalf("sign-in on %s: %d %v %.300s", n.name, p.Status, p.Location, p.Body)
 	}
 	return p.Location.Query().Get("code")

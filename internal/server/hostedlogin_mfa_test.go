@@ -105,7 +105,7 @@ func TestHostedLoginMFA(t *testing.T) {
 			done := b.Submit(u, rec, nil)
 			web.exchange(t, web.codeFrom(t, done, "st-123"), verifier)
 			// Single sign-on now: no page at all.
-			if p := b.Get(authURL(oauth2.GenerateVerifier())); p.Status != http.StatusFound {
+			if p := b.Get(authURL(oauth2.GenerateVerifier())); !p.Redirected() {
 				t.Fatalf("single sign-on after the MFA login: %d %.300s", p.Status, p.Body)
 			}
 		})

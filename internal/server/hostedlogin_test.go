@@ -42,7 +42,7 @@ func hlDo(t *testing.T, c *http.Client, method, u string, form url.Values, h htt
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	p := st.Page{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+	p := st.Page{Method: method, Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
 	if loc := resp.Header.Get("Location"); loc != "" {
 		p.Location, _ = resp.Request.URL.Parse(loc)
 	}
@@ -190,7 +190,7 @@ func TestHostedLoginLanguages(t *testing.T) {
 			b := e.NewBrowser()
 			u := negAuthorizeURL(e, zhHost, negParams("zh-web", negWebRedirect))
 			p = hlSubmit(t, b.Client, u, hlLoginPage(t, b, u, nil), url.Values{"username": {"alice"}, "password": {st.Password}}, nil)
-			if p.Status != http.StatusFound || p.Location.Query().Get("code") == "" || p.Location.Query().Get("iss") != e.Issuer(zhHost) {
+			if !p.Redirected() || p.Location.Query().Get("code") == "" || p.Location.Query().Get("iss") != e.Issuer(zhHost) {
 				t.Fatalf("zh login: %d %v", p.Status, p.Location)
 			}
 		})
@@ -247,8 +247,11 @@ func TestHostedLoginSecurity(t *testing.T) {
 				t.Fatalf("CSRF cookie %+v", csrf)
 			}
 			p := hlSubmit(t, b.Client, authURL(), page, login, nil)
-			if p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
-				t.Fatalf("login: %d %v", p.Status, p.Location)
+			// RFC 9700 §4.12: the answer to the form that carried the
+			// password is 303, which browsers follow with a GET that
+			// carries no body; never 307, which would re-send it.
+			if p.Status != http.StatusSeeOther || p.Location.Query().Get("code") == "" {
+				t.Fatalf("login: %d %v, want 303 with a code", p.Status, p.Location)
 			}
 			s := hlCookie(p.Header, "sesame_session")
 			if s == nil || s.Value == "" || !s.HttpOnly || s.Secure || s.SameSite != http.SameSiteLaxMode || s.Path != "/" || s.Domain != "" || s.MaxAge <= 0 {
@@ -302,7 +305,7 @@ func TestHostedLoginSecurity(t *testing.T) {
 			// The control: a same-origin post signs in.
 			b := e.NewBrowser()
 			p := hlSubmit(t, b.Client, authURL(), hlLoginPage(t, b, authURL(), nil), login, headers("Origin", origin, "Sec-Fetch-Site", "same-origin"))
-			if p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
+			if !p.Redirected() || p.Location.Query().Get("code") == "" {
 				t.Fatalf("same-origin post: %d %v %.300s", p.Status, p.Location, p.Body)
 			}
 		})
@@ -354,7 +357,7 @@ func TestHostedLoginSecurity(t *testing.T) {
 			}
 			page := hlLoginPage(t, b, authURL("prompt", "login"), nil)
 			p := hlSubmit(t, b.Client, authURL("prompt", "login"), page, login, nil)
-			if p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
+			if !p.Redirected() || p.Location.Query().Get("code") == "" {
 				t.Fatalf("login again: %d %v", p.Status, p.Location)
 			}
 			// The new login replaced the browser's previous session.
@@ -374,7 +377,7 @@ func TestHostedLoginSecurity(t *testing.T) {
 			// max_age=0 signs in again and gets a code.
 			u := authURL("max_age", "0")
 			p := hlSubmit(t, b.Client, u, hlLoginPage(t, b, u, nil), login, nil)
-			if p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
+			if !p.Redirected() || p.Location.Query().Get("code") == "" {
 				t.Fatalf("max_age=0 login: %d %v", p.Status, p.Location)
 			}
 		})
@@ -387,7 +390,7 @@ func TestHostedLoginSecurity(t *testing.T) {
 				t.Fatalf("username field %q", f.Get("username"))
 			}
 			p := hlSubmit(t, b.Client, u, page, url.Values{"password": {st.Password}}, nil)
-			if p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
+			if !p.Redirected() || p.Location.Query().Get("code") == "" {
 				t.Fatalf("login with the hint: %d %v %q", p.Status, p.Location, hlErrorText(p))
 			}
 			evil := `"><script>alert(1)</script>`
@@ -460,7 +463,7 @@ func TestHostedLoginSecureCookie(t *testing.T) {
 		// TLS-terminating proxy.
 		cookie := headers("Cookie", "sesame_csrf="+csrf.Value)
 		p := hlSubmit(t, e.Client, u, page, url.Values{"username": {"alice"}, "password": {st.Password}}, cookie)
-		if p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
+		if !p.Redirected() || p.Location.Query().Get("code") == "" {
 			t.Fatalf("login: %d %v %.300s", p.Status, p.Location, p.Body)
 		}
 		if iss := p.Location.Query().Get("iss"); !strings.HasPrefix(iss, "https://"+st.EIAMHost+":") {
@@ -507,7 +510,7 @@ func TestHostedLoginPasswordExpiry(t *testing.T) {
 		}
 		wantCode := func(t *testing.T, p st.Page) {
 			t.Helper()
-			if p.Status != http.StatusFound || p.Location == nil || p.Location.Query().Get("code") == "" {
+			if !p.Redirected() || p.Location == nil || p.Location.Query().Get("code") == "" {
 				t.Fatalf("want a code, got %d %v %q", p.Status, p.Location, hlErrorText(p))
 			}
 			if c := hlCookie(p.Header, "sesame_session"); c == nil || c.Value == "" {

@@ -50,7 +50,7 @@ func negSignIn(t *testing.T, e *st.Env, host, client, redirect, user string) *st
 	t.Helper()
 	b := e.NewBrowser()
 	p := b.Login(negAuthorizeURL(e, host, negParams(client, redirect)), user, st.Password)
-	if p.Status != http.StatusFound || p.Location == nil || p.Location.Query().Get("code") == "" {
+	if !p.Redirected() || p.Location == nil || p.Location.Query().Get("code") == "" {
 		t.Fatalf("sign-in of %s on %s: %d %v %.300s", user, host, p.Status, p.Location, p.Body)
 	}
 	return b
@@ -61,7 +61,7 @@ func negSignIn(t *testing.T, e *st.Env, host, client, redirect, user string) *st
 func negCode(t *testing.T, e *st.Env, b *st.Browser, host, client, redirect string, kv ...string) string {
 	t.Helper()
 	p := b.Get(negAuthorizeURL(e, host, negParams(client, redirect, kv...)))
-	if p.Status != http.StatusFound || p.Location == nil || p.Location.Query().Get("code") == "" {
+	if !p.Redirected() || p.Location == nil || p.Location.Query().Get("code") == "" {
 		t.Fatalf("authorize %s: %d %v %.300s", client, p.Status, p.Location, p.Body)
 	}
 	return p.Location.Query().Get("code")
@@ -248,7 +248,7 @@ func negWantPageHeaders(t *testing.T, h http.Header) {
 // none), iss (RFC 9207) and no code.
 func negWantRedirectError(t *testing.T, p st.Page, redirect, code, wantState, iss string) {
 	t.Helper()
-	if p.Status != http.StatusFound || p.Location == nil {
+	if !p.Redirected() || p.Location == nil {
 		t.Fatalf("want an error redirect, got %d: %.300s", p.Status, p.Body)
 	}
 	loc := *p.Location
@@ -1027,7 +1027,7 @@ func TestLogoutNegative(t *testing.T) {
 						status = http.StatusOK
 					}
 					negWantPage(t, p, status)
-				} else if p.Status != http.StatusFound || p.Location == nil || p.Location.String() != c.to {
+				} else if !p.Redirected() || p.Location == nil || p.Location.String() != c.to {
 					t.Fatalf("logout: %d %v, want a redirect to %s", p.Status, p.Location, c.to)
 				}
 				cleared := false

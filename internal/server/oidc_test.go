@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -51,7 +50,7 @@ func (r *rp) signIn(t *testing.T, b *st.Browser, user, password string) (*oauth2
 
 func (r *rp) codeFrom(t *testing.T, page st.Page, state string) string {
 	t.Helper()
-	if page.Status != http.StatusFound || page.Location == nil {
+	if !page.Redirected() || page.Location == nil {
 		t.Fatalf("want a redirect with a code, got %d: %.500s", page.Status, page.Body)
 	}
 	q := page.Location.Query()
@@ -189,7 +188,7 @@ func TestOIDCFlows(t *testing.T) {
 
 		// Logout ends the browser session for every application.
 		lo := b.Get(e.URL(st.EIAMHost, "/api/v1/logout?post_logout_redirect_uri="+url.QueryEscape("http://app.test/bye")+"&id_token_hint="+tok.Extra("id_token").(string)+"&state=x"))
-		if lo.Status != http.StatusFound || lo.Location.String() != "http://app.test/bye?state=x" {
+		if !lo.Redirected() || lo.Location.String() != "http://app.test/bye?state=x" {
 			t.Fatalf("logout: %d %v %.200s", lo.Status, lo.Location, lo.Body)
 		}
 		page = b.Get(web2.conf.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier)))

@@ -1084,19 +1084,19 @@ func (x *oapi) oauth() {
 	authorizeURL := x.e.URL(host, "/api/v1/oauth2/authorize")
 	b := x.e.NewBrowser()
 	page := b.Login(authorizeURL+"?"+authz("s1").Encode(), "alice", st.Password)
-	if page.Status != http.StatusFound || page.Location == nil || page.Location.Query().Get("code") == "" {
+	if !page.Redirected() || page.Location == nil || page.Location.Query().Get("code") == "" {
 		x.t.Fatalf("hosted login: %d %v %.300s", page.Status, page.Location, page.Body)
 	}
 	code := page.Location.Query().Get("code")
 	// With the session cookie, GET and POST answer with a code at once.
-	if p := b.Get(authorizeURL + "?" + authz("s2").Encode()); p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
+	if p := b.Get(authorizeURL + "?" + authz("s2").Encode()); !p.Redirected() || p.Location.Query().Get("code") == "" {
 		x.t.Errorf("authorize GET with a session: %d %v", p.Status, p.Location)
 	}
-	if p := b.Post(authorizeURL, authz("s3")); p.Status != http.StatusFound || p.Location.Query().Get("code") == "" {
+	if p := b.Post(authorizeURL, authz("s3")); !p.Redirected() || p.Location.Query().Get("code") == "" {
 		x.t.Errorf("authorize POST with a session: %d %v", p.Status, p.Location)
 	}
 	// Errors that go back to the client, and those that cannot.
-	if p := b.Get(authorizeURL + "?" + authz("s4", "response_type", "token").Encode()); p.Status != http.StatusFound || p.Location.Query().Get("error") != "unsupported_response_type" {
+	if p := b.Get(authorizeURL + "?" + authz("s4", "response_type", "token").Encode()); !p.Redirected() || p.Location.Query().Get("error") != "unsupported_response_type" {
 		x.t.Errorf("authorize with response_type=token: %d %v", p.Status, p.Location)
 	}
 	for _, m := range []string{"GET", "POST"} {
@@ -1116,7 +1116,11 @@ func (x *oapi) oauth() {
 		send("unregistered redirect_uri", host, authz("p3", "redirect_uri", "http://evil.test/cb"), false, 400)
 		send("missing client_id", host, url.Values{"redirect_uri": {"http://app.test/callback"}, "response_type": {"code"}}, true, 400)
 		send("oversized scope", host, authz("p5", "scope", strings.Repeat("x", 2100)), true, 400)
-		send("oversized state (redirected as invalid_request)", host, authz(strings.Repeat("s", 600)), true, 302)
+		redirect := http.StatusFound
+		if m == "POST" {
+			redirect = http.StatusSeeOther // RFC 9700 §4.12
+		}
+		send("oversized state (redirected as invalid_request)", host, authz(strings.Repeat("s", 600)), true, redirect)
 		send("unknown host", "unknown.test", authz("p4"), false, 404)
 	}
 

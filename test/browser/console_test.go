@@ -113,7 +113,7 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	b.do(chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), rootPassword))
 	hops = b.submit("submit", "card-logins")
-	b.expectHops(hops, hop{Method: "POST", URL: origin + "/api/v1/oauth2/login", Status: 302}, hop{Method: "GET", URL: origin + "/admin/callback", Status: 200})
+	b.expectHops(hops, hop{Method: "POST", URL: origin + "/api/v1/oauth2/login", Status: 303}, hop{Method: "GET", URL: origin + "/admin/callback", Status: 200})
 	b.waitJS(`location.pathname === "/admin/" && location.search === ""`, "the callback's code is not left in the address bar")
 	if got := b.text("#whoami"); !strings.Contains(got, "root") {
 		t.Errorf("header says %q, want the signed-in administrator", got)

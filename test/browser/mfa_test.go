@@ -96,7 +96,7 @@ func TestBrowserTOTP(t *testing.T) {
 	}
 	b.screenshot("03-recovery-codes")
 	hops := b.submit("continue", "user")
-	b.expectHops(hops, hop{Method: "POST", URL: e.URL(st.EIAMHost, "/api/v1/oauth2/login/continue"), Status: 302}, hop{Method: "GET", URL: app.base + "/callback", Status: 200})
+	b.expectHops(hops, hop{Method: "POST", URL: e.URL(st.EIAMHost, "/api/v1/oauth2/login/continue"), Status: 303}, hop{Method: "GET", URL: app.base + "/callback", Status: 200})
 	if got := b.text("#user"); got != "Hello alice" {
 		t.Fatalf("the application says %q", got)
 	}
@@ -125,7 +125,7 @@ func TestBrowserTOTP(t *testing.T) {
 	}
 	b.screenshot("05-code-step")
 	b.do(chromedp.SendKeys(chromedp.ID("code"), code(key)))
-	b.expectHops(b.submit("verify", "user"), hop{Method: "POST", URL: mfaPost, Status: 302}, hop{Method: "GET", URL: app.base + "/callback", Status: 200})
+	b.expectHops(b.submit("verify", "user"), hop{Method: "POST", URL: mfaPost, Status: 303}, hop{Method: "GET", URL: app.base + "/callback", Status: 200})
 	if got := b.text("#user"); got != "Hello alice" {
 		t.Fatalf("after the code, the application says %q", got)
 	}
@@ -138,7 +138,7 @@ func TestBrowserTOTP(t *testing.T) {
 	}
 	b.screenshot("06-code-step-zh")
 	b.do(chromedp.SendKeys(chromedp.ID("code"), strings.ToUpper(codes[0])))
-	b.expectHops(b.submit("verify", "user"), hop{Method: "POST", URL: mfaPost, Status: 302}, hop{Method: "GET", URL: app.base + "/callback", Status: 200})
+	b.expectHops(b.submit("verify", "user"), hop{Method: "POST", URL: mfaPost, Status: 303}, hop{Method: "GET", URL: app.base + "/callback", Status: 200})
 	if got := b.text("#user"); got != "Hello alice" {
 		t.Fatalf("after a recovery code, the application says %q", got)
 	}

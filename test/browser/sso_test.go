@@ -84,7 +84,7 @@ func TestBrowserSSO(t *testing.T) {
 	b.do(chromedp.SendKeys(chromedp.ID("username"), "alice"), chromedp.SendKeys(chromedp.ID("password"), st.Password))
 	b.screenshot("02-login-page-filled")
 	hops = b.submit("submit", "user")
-	b.expectHops(hops, hop{Method: "POST", URL: loginPost, Status: 302}, hop{Method: "GET", URL: app1.base + "/callback", Status: 200})
+	b.expectHops(hops, hop{Method: "POST", URL: loginPost, Status: 303}, hop{Method: "GET", URL: app1.base + "/callback", Status: 200})
 	b.expectLocation(app1.base + "/callback")
 	if got := b.text("#user"); got != "Hello alice" {
 		t.Fatalf("app1 says %q, want %q", got, "Hello alice")

@@ -53,7 +53,7 @@ func authorizationCode(ctx context.Context, t *testing.T, base string) string {
 	resp = get("POST", "/api/v1/oauth2/login", form)
 	resp.Body.Close()
 	loc, err := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("code") == "" {
+	if resp.StatusCode != http.StatusSeeOther || err != nil || loc.Query().Get("code") == "" {
 		t.Fatalf("login: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	return loc.Query().Get("code")

@@ -153,7 +153,7 @@ func classifyAny(tf tenantFixture, r response, err error) outcome {
 	switch {
 	case r.status == http.StatusServiceUnavailable && strings.HasPrefix(r.header.Get("Content-Type"), "text/html"):
 		return busy
-	case r.status == http.StatusFound && strings.HasPrefix(r.header.Get("Location"), redirectURI) &&
+	case (r.status == http.StatusFound || r.status == http.StatusSeeOther) && strings.HasPrefix(r.header.Get("Location"), redirectURI) &&
 		strings.Contains(r.header.Get("Location"), "error=temporarily_unavailable"):
 		return busy
 	case r.status == http.StatusServiceUnavailable && r.str("status") == "unavailable":

@@ -28,10 +28,22 @@ func (e *Env) NewBrowser() *Browser {
 
 // Page is a response as the browser saw it.
 type Page struct {
+	Method   string // of the request that got this response
 	Status   int
 	Header   http.Header
 	Body     string
 	Location *url.URL // the redirect target of a 3xx
+}
+
+// Redirected reports whether p is a redirect with the status Sesame must
+// use for its request's method: 303 See Other after a POST (RFC 9700
+// §4.12: the browser then never re-sends a form that held a password),
+// 302 Found after a GET. It says nothing about the target.
+func (p Page) Redirected() bool {
+	if p.Method == http.MethodPost {
+		return p.Status == http.StatusSeeOther
+	}
+	return p.Status == http.StatusFound
 }
 
 func (b *Browser) do(req *http.Request) Page {
@@ -42,7 +54,7 @@ func (b *Browser) do(req *http.Request) Page {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	p := Page{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
+	p := Page{Method: req.Method, Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
 	if loc := resp.Header.Get("Location"); loc != "" {
 		p.Location, _ = resp.Request.URL.Parse(loc)
 	}
