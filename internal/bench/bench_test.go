@@ -201,6 +201,36 @@ func TestIdleNote(t *testing.T) {
 	}
 }
 
+// sharingNote compares the path with the ceiling of the operation's cost
+// when every core runs it, and says nothing when that cost is close to
+// the cost alone, unmeasured, or the path has no such bound.
+func TestSharingNote(t *testing.T) {
+	login := &PathReport{Name: "sdk-login", Ceiling: CeilingArgon2, Closed: &PhaseReport{Throughput: 84}}
+	c := Ceilings{
+		Argon2idMS:       18.4,
+		Argon2idAllCores: AllCores{Goroutines: 2, Ops: 100, CPUSeconds: 2.0}, // 20 ms each
+		RS256SignUS:      735,
+		RS256AllCores:    AllCores{Goroutines: 2, Ops: 1000, CPUSeconds: 0.75}, // 750 µs: 2% more
+	}
+	for _, tc := range []struct {
+		name string
+		p    *PathReport
+		c    Ceilings
+		want string
+	}{
+		{"shared cost higher", login, c,
+			"sdk-login: with every core at once one argon2id cost 9% more CPU than alone (20000 vs 18400 µs); against that cost the ceiling is 100/s and the path reaches 84% of it"},
+		{"close to alone", &PathReport{Name: "exchange-rs256", Ceiling: CeilingRS256, Closed: &PhaseReport{Throughput: 2000}}, c, ""},
+		{"not measured", login, Ceilings{Argon2idMS: 18.4}, ""},
+		{"no such bound", &PathReport{Name: "cc-opaque", Ceiling: CeilingHTTP, Closed: &PhaseReport{Throughput: 9000}}, c, ""},
+		{"no closed loop", &PathReport{Name: "sdk-login", Ceiling: CeilingArgon2}, c, ""},
+	} {
+		if got := sharingNote(tc.p, tc.c); got != tc.want {
+			t.Errorf("%s: sharingNote = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestOutcomeNamesErrors(t *testing.T) {
 	for _, test := range []struct {
 		status int

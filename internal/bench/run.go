@@ -181,6 +181,9 @@ func RunBackend(ctx context.Context, o Options, c Ceilings, driver, dsn string, 
 		if n := idleNote(p); n != "" {
 			br.Notes = append(br.Notes, n)
 		}
+		if n := sharingNote(p, c); n != "" {
+			br.Notes = append(br.Notes, n)
+		}
 	}
 	if httpCeiling == 0 {
 		br.Notes = append(br.Notes, "healthz was not run: paths bound by HTTP have no ceiling to compare with")
@@ -363,6 +366,41 @@ func runFlood(ctx context.Context, o Options, e *env, t *Target, c Ceilings) (*F
 	fr.OKLatency, fr.BusyLatency = latencyOf(okLat), latencyOf(busyLat)
 	fr.RSSOK = t.PID != 0 && fr.Server.PeakRSSMB > 0 && fr.Server.PeakRSSMB < fr.RSSLimitMB
 	return fr, nil
+}
+
+// sharingNoted is how much more CPU one bounding operation may cost with
+// every core running it at once than alone before sharingNote speaks.
+const sharingNoted = 0.05
+
+// sharingNote tells, for a path bound by a signature or a hash, how much
+// more that operation cost when every core ran it at once (the start of
+// the run's all-cores measurement) than alone, and the path's fraction of
+// the ceiling computed from that cost. Issue 5's ceiling is cores ÷ one
+// operation's cost; argon2id, which fills 19 MiB per hash, can cost
+// 10% more on each core when both hash at once (shared caches and memory
+// bandwidth), and the server hashes on both. "" when the difference is
+// small or was not measured.
+func sharingNote(p *PathReport, c Ceilings) string {
+	var aloneUS float64
+	var all AllCores
+	switch p.Ceiling {
+	case CeilingRS256:
+		aloneUS, all = c.RS256SignUS, c.RS256AllCores
+	case CeilingES256:
+		aloneUS, all = c.ES256SignUS, c.ES256AllCores
+	case CeilingArgon2:
+		aloneUS, all = c.Argon2idMS*1e3, c.Argon2idAllCores
+	}
+	if aloneUS <= 0 || all.Ops == 0 || all.CPUSeconds <= 0 || p.Closed == nil {
+		return ""
+	}
+	sharedUS := all.CPUSeconds / float64(all.Ops) * 1e6
+	if sharedUS <= aloneUS*(1+sharingNoted) {
+		return ""
+	}
+	ceiling := float64(all.Goroutines) / (sharedUS / 1e6)
+	return fmt.Sprintf("%s: with every core at once one %s cost %.0f%% more CPU than alone (%.0f vs %.0f µs); against that cost the ceiling is %.0f/s and the path reaches %.0f%% of it",
+		p.Name, p.Ceiling, (sharedUS/aloneUS-1)*100, sharedUS, aloneUS, ceiling, p.Closed.Throughput/ceiling*100)
 }
 
 // idleCoresNoted is the idle capacity above which a closed loop is said
