@@ -174,3 +174,48 @@ func TestRunEveryPath(t *testing.T) {
 		t.Errorf("plot: %v, %+v", err, cfg)
 	}
 }
+
+// TestRunPostgres runs a path that writes against PostgreSQL: every
+// phase then carries PostgreSQL's checkpoint counters, read through a
+// connection of the harness's own that is closed before the run's
+// database is dropped.
+func TestRunPostgres(t *testing.T) {
+	admin := os.Getenv("SESAME_TEST_POSTGRES_DSN")
+	if admin == "" {
+		t.Skip("SESAME_TEST_POSTGRES_DSN is not set: the harness is not run against PostgreSQL")
+	}
+	if testing.Short() {
+		t.Skip("a second of load: skipped with -short")
+	}
+	dsn, drop, err := bench.PostgresDatabase(t.Context(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := bench.Options{
+		Paths: []string{"cc-opaque"}, Duration: 200 * time.Millisecond, Concurrency: 2, Users: 2,
+		Window: 50 * time.Millisecond, BracketTime: -1,
+		Logf: func(format string, args ...any) { t.Logf(time.Now().Format("05.000 ")+format, args...) },
+	}
+	br, err := bench.RunBackend(t.Context(), o, bench.Ceilings{}, "postgres", dsn, inProcess(t))
+	if derr := drop(); derr != nil {
+		t.Errorf("dropping the run's database: %v", derr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(br.Paths) != 1 {
+		t.Fatalf("%d paths reported, want 1", len(br.Paths))
+	}
+	p := br.Paths[0]
+	for _, ph := range []*bench.PhaseReport{p.Closed, p.Open} {
+		if ph == nil || ph.OK == 0 || len(ph.Errors) > 0 {
+			t.Fatalf("%s: phase %+v", p.Name, ph)
+		}
+		if c := ph.DBCheckpoints; c == nil || c.Started < 0 || c.BuffersWritten < 0 || c.SyncMS < 0 {
+			t.Errorf("%s %s: checkpoint counters %+v, want them read", p.Name, ph.Kind, c)
+		}
+		if ph.WriteQueue != nil {
+			t.Errorf("%s %s: a SQLite write queue %+v on PostgreSQL", p.Name, ph.Kind, ph.WriteQueue)
+		}
+	}
+}

@@ -49,16 +49,17 @@ func (o *outcomes) id(name string) uint16 {
 
 // phase is the raw result of one phase.
 type phase struct {
-	kind    string // closed | open
-	workers int
-	rate    float64 // open loop: offered operations per second
-	wall    time.Duration
-	samples []sample
-	outs    *outcomes
-	server  ProcStats
-	loader  ProcStats
-	machine *MachineStats
-	queue   *WriteQueueStats
+	kind        string // closed | open
+	workers     int
+	rate        float64 // open loop: offered operations per second
+	wall        time.Duration
+	samples     []sample
+	outs        *outcomes
+	server      ProcStats
+	loader      ProcStats
+	machine     *MachineStats
+	queue       *WriteQueueStats
+	checkpoints *CheckpointStats
 }
 
 // watched names what a phase measures besides its requests: the server's
@@ -69,6 +70,8 @@ type watched struct {
 	dbComm    string
 	// queue reads the server's SQLite write-queue counters (nil: none).
 	queue func() (queueCounters, bool)
+	// checkpoints reads PostgreSQL's checkpoint counters (nil: none).
+	checkpoints func() (checkpointCounters, bool)
 }
 
 // phaseWatch measures the server, the loader and the machine during a
@@ -79,20 +82,31 @@ type phaseWatch struct {
 	queue          func() (queueCounters, bool)
 	queueStart     queueCounters
 	queueOK        bool
+	checkpoints    func() (checkpointCounters, bool)
+	ckptStart      checkpointCounters
+	ckptOK         bool
 	startAt        time.Time
 }
 
 func (w watched) start() phaseWatch {
 	pw := phaseWatch{server: watchProc(w.serverPID), loader: watchProc(loaderPID(w.serverPID)),
-		machine: watchMachine(w.dbComm), queue: w.queue, startAt: time.Now()}
+		machine: watchMachine(w.dbComm), queue: w.queue, checkpoints: w.checkpoints, startAt: time.Now()}
 	if pw.queue != nil {
 		pw.queueStart, pw.queueOK = pw.queue()
+	}
+	if pw.checkpoints != nil {
+		pw.ckptStart, pw.ckptOK = pw.checkpoints()
 	}
 	return pw
 }
 
 func (pw phaseWatch) finish(ph *phase) {
 	ph.server, ph.loader, ph.machine = pw.server.finish(), pw.loader.finish(), pw.machine.finish()
+	if pw.ckptOK {
+		if end, ok := pw.checkpoints(); ok {
+			ph.checkpoints = end.since(pw.ckptStart)
+		}
+	}
 	if !pw.queueOK {
 		return
 	}

@@ -38,6 +38,9 @@ type Target struct {
 	DBComm string
 	// Stop stops the server and releases what was provisioned for it.
 	Stop func() error
+	// checkpoints reads PostgreSQL's checkpoint counters (nil: SQLite, or
+	// not readable); RunBackend sets it.
+	checkpoints func() (checkpointCounters, bool)
 }
 
 // Launcher starts a server with a configuration. Launch is the real one;
@@ -69,7 +72,7 @@ func dbComm(cfg config.Config) string {
 // watched is what each phase against t measures; c reads the server's
 // /metrics for SQLite's write queue.
 func (t *Target) watched(ctx context.Context, c *client) watched {
-	return watched{serverPID: t.PID, dbComm: t.DBComm, queue: func() (queueCounters, bool) {
+	return watched{serverPID: t.PID, dbComm: t.DBComm, checkpoints: t.checkpoints, queue: func() (queueCounters, bool) {
 		a, err := c.do(ctx, http.MethodGet, "/metrics", nil, nil)
 		defer c.release(a)
 		if err != nil || a.status != http.StatusOK {

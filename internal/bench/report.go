@@ -90,7 +90,9 @@ type PhaseReport struct {
 	Machine *MachineStats `json:"machine,omitempty"`
 	// WriteQueue is SQLite's write connection during the phase.
 	WriteQueue *WriteQueueStats `json:"sqlite_write_queue,omitempty"`
-	Series     []Window         `json:"series,omitempty"`
+	// DBCheckpoints is PostgreSQL's checkpoint work during the phase.
+	DBCheckpoints *CheckpointStats `json:"db_checkpoints,omitempty"`
+	Series        []Window         `json:"series,omitempty"`
 }
 
 // Latency percentiles, in milliseconds.
@@ -155,7 +157,8 @@ func latencyOf(lats []int64) Latency {
 // length of the plot windows.
 func summarize(ph *phase, window time.Duration) *PhaseReport {
 	r := &PhaseReport{Kind: ph.kind, Workers: ph.workers, OfferedRate: ph.rate, Seconds: ph.wall.Seconds(),
-		Requests: len(ph.samples), Server: ph.server, Loader: ph.loader, Machine: ph.machine, WriteQueue: ph.queue}
+		Requests: len(ph.samples), Server: ph.server, Loader: ph.loader, Machine: ph.machine, WriteQueue: ph.queue,
+		DBCheckpoints: ph.checkpoints}
 	var lats []int64
 	for _, s := range ph.samples {
 		if s.out == 0 {

@@ -129,6 +129,14 @@ func RunBackend(ctx context.Context, o Options, c Ceilings, driver, dsn string, 
 			o.Logf("%s: stopping the server: %v", driver, err)
 		}
 	}()
+	if driver == "postgres" {
+		if r, err := newCheckpointReader(ctx, dsn); err != nil {
+			o.Logf("%s: PostgreSQL's checkpoint counters cannot be read (%v): the report goes without them", driver, err)
+		} else {
+			defer r.Close()
+			target.checkpoints = func() (checkpointCounters, bool) { return r.read(ctx) }
+		}
+	}
 	if target.PID != 0 {
 		if s, err := readProc(target.PID); err == nil {
 			br.Idle = ProcStats{PeakRSSMB: float64(s.RSS) / (1 << 20)}
@@ -182,6 +190,9 @@ func RunBackend(ctx context.Context, o Options, c Ceilings, driver, dsn string, 
 			br.Notes = append(br.Notes, n)
 		}
 		if n := sharingNote(p, c); n != "" {
+			br.Notes = append(br.Notes, n)
+		}
+		if n := checkpointNote(p); n != "" {
 			br.Notes = append(br.Notes, n)
 		}
 	}
