@@ -454,7 +454,7 @@ func (s *Server) registerWriteQueueMetrics() {
 			func() float64 { return v(s.store.WriteStats()) })
 	}
 	s.metrics.Register(
-		counter("sesame_sqlite_write_statements_total", "Statements run through SQLite's group-committed write queue.",
+		counter("sesame_sqlite_write_statements_total", "Statements and transactions (one each) run through SQLite's group-committed write queue.",
 			func(w sqlstore.WriteStats) float64 { return float64(w.Statements) }),
 		counter("sesame_sqlite_write_commits_total", "Commits of SQLite's write queue (a batch, or a statement run alone).",
 			func(w sqlstore.WriteStats) float64 { return float64(w.Commits) }),

@@ -65,10 +65,24 @@ var errPoolClosed = errors.New("sqlstore: store is closed")
 // caller's context, so the pool's bound (storage.query_timeout) interrupts
 // a long statement as before.
 //
+// Transactions of the store (Store.inTx: a code and its grant, a refresh
+// token rotation, an audit batch) are queued the same way, as units: a
+// unit's function runs in the batch's transaction between a SAVEPOINT and
+// its RELEASE, so it sees the writes queued before it and its own, and an
+// error of the function undoes its own writes only (ROLLBACK TO), as if
+// its transaction had been rolled back alone. Why: each such transaction
+// used to commit, and wait for an fsync, on its own, holding the only
+// write connection meanwhile; the authorization-code flow, with three of
+// them per login, was bound by that connection with most of the CPU idle.
+// If a savepoint cannot be set or undone (SQLite rolls the whole
+// transaction back on an I/O error or an interrupted statement), the
+// batch fails and runs again unit by unit, each unit in its own
+// transaction as before; a unit's function may therefore run twice, and
+// must set, not accumulate, what it returns.
+//
 // The committer holds no lock while it waits for the connection or runs
-// the batch: transactions of the store (Store.inTx) and QueryRowContext
-// writes take the same connection through database/sql, in turn with the
-// batches.
+// the batch: QueryRowContext writes (statements with RETURNING) take the
+// same connection through database/sql, in turn with the batches.
 type committer struct {
 	db *sql.DB
 	// ctx is the batches' transaction context; cancel (at close) ends a
@@ -93,12 +107,18 @@ type committer struct {
 	commitNS  atomic.Int64 // of which in the batches' COMMIT
 }
 
-// pending is one queued statement and, once done is closed, its outcome.
+// pending is one queued statement or unit and, once done is closed, its
+// outcome.
 type pending struct {
 	ctx  context.Context
 	st   *sql.Stmt // prepared statement, or nil to run q unprepared
 	q    string
 	args []any
+	// fn, when set, makes this a unit: a transaction of the store, run
+	// instead of a statement (see committer). fnFailed tells that err is
+	// fn's own error, not the batch's.
+	fn       func(tx *sql.Tx) error
+	fnFailed bool
 
 	state atomic.Int32 // queued, claimed or abandoned
 	res   sql.Result
@@ -132,14 +152,35 @@ func newCommitter(db *sql.DB) *committer {
 
 // exec queues a statement and waits for its outcome (see committer).
 func (g *committer) exec(ctx context.Context, st *sql.Stmt, q string, args []any) (sql.Result, error) {
-	if err := ctx.Err(); err != nil {
+	p := &pending{ctx: ctx, st: st, q: q, args: args}
+	if err := g.submit(ctx, p); err != nil {
 		return nil, err
 	}
-	p := &pending{ctx: ctx, st: st, q: q, args: args, done: make(chan struct{})}
+	return p.res, p.err
+}
+
+// tx queues a unit, a transaction of the store, and waits for its
+// outcome (see committer); fromFn reports that err is fn's own.
+func (g *committer) tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error, fromFn bool) {
+	p := &pending{ctx: ctx, fn: fn}
+	if err := g.submit(ctx, p); err != nil {
+		return err, false
+	}
+	return p.err, p.fnFailed
+}
+
+// submit queues p and waits until it is answered. The error is that of a
+// p that never ran: the caller's context ended while it was queued, or
+// the committer is closed.
+func (g *committer) submit(ctx context.Context, p *pending) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.done = make(chan struct{})
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		return nil, errPoolClosed
+		return errPoolClosed
 	}
 	g.queue = append(g.queue, p)
 	g.mu.Unlock()
@@ -151,11 +192,11 @@ func (g *committer) exec(ctx context.Context, st *sql.Stmt, q string, args []any
 	case <-p.done:
 	case <-ctx.Done():
 		if p.state.CompareAndSwap(queued, abandoned) {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		<-p.done // started: its outcome is the truth
 	}
-	return p.res, p.err
+	return nil
 }
 
 // shutdown stops the committer: statements queued or arriving get an
@@ -253,6 +294,13 @@ func (g *committer) round() {
 		if !g.claim(p) {
 			continue
 		}
+		if p.fn != nil {
+			if !g.runUnit(tx, p) {
+				failed = true
+				break
+			}
+			continue
+		}
 		if p.st != nil {
 			p.res, p.err = tx.StmtContext(p.ctx, p.st).ExecContext(p.ctx, p.args...)
 		} else {
@@ -302,6 +350,50 @@ func (g *committer) round() {
 	}
 }
 
+// runUnit runs the unit p inside the batch's transaction tx, between a
+// SAVEPOINT and its RELEASE; when p's function fails, ROLLBACK TO undoes
+// its writes and the batch goes on. It reports false when the batch
+// cannot go on: a savepoint could not be set, released or rolled back to
+// (after an I/O error or an interrupted statement SQLite has rolled the
+// whole transaction back, and no savepoint is left).
+func (g *committer) runUnit(tx *sql.Tx, p *pending) bool {
+	if _, err := tx.ExecContext(g.ctx, `SAVEPOINT unit`); err != nil {
+		p.err, p.fnFailed = err, false
+		return false
+	}
+	if err := p.fn(tx); err != nil {
+		p.err, p.fnFailed = err, true
+		if _, err := tx.ExecContext(g.ctx, `ROLLBACK TO unit`); err != nil {
+			return false
+		}
+		_, err = tx.ExecContext(g.ctx, `RELEASE unit`)
+		return err == nil
+	}
+	p.err, p.fnFailed = nil, false
+	if _, err := tx.ExecContext(g.ctx, `RELEASE unit`); err != nil {
+		p.err = err
+		return false
+	}
+	return true
+}
+
+// runUnitAlone runs the unit p in a transaction of its own, as
+// Store.inTx did before units were group-committed.
+func (g *committer) runUnitAlone(p *pending) {
+	p.err, p.fnFailed = nil, false
+	tx, err := g.db.BeginTx(p.ctx, nil)
+	if err != nil {
+		p.err = err
+		return
+	}
+	if err := p.fn(tx); err != nil {
+		tx.Rollback()
+		p.err, p.fnFailed = err, true
+		return
+	}
+	p.err = tx.Commit()
+}
+
 // claim marks p as started (claimed), unless its caller gave up. A
 // statement whose caller's context has ended is not run (nor can it fail
 // the others' transaction): it is abandoned, and its caller answered with
@@ -335,9 +427,13 @@ func (g *committer) runAlone(batch []*pending) {
 			close(p.done)
 			continue
 		}
-		if p.st != nil {
+		switch {
+		case p.fn != nil:
+			p.res = nil
+			g.runUnitAlone(p)
+		case p.st != nil:
 			p.res, p.err = p.st.ExecContext(p.ctx, p.args...)
-		} else {
+		default:
 			p.res, p.err = g.db.ExecContext(p.ctx, p.q, p.args...)
 		}
 		g.commits.Add(1)
@@ -357,7 +453,9 @@ type WriteStats struct {
 	// the answers; its rate over time is the queue's utilisation (near 1:
 	// writes wait for the connection, more clients make larger batches).
 	// Transactions of the store (audit batches, changes of several
-	// statements) take the same connection in turn and are not counted.
+	// statements) are queued as units and count as one statement each;
+	// writes with RETURNING take the connection in turn and are not
+	// counted.
 	Busy time.Duration
 	// Commit is the part of Busy spent in the batches' COMMIT: the WAL
 	// write and, with synchronous=FULL, its fsync.
@@ -379,7 +477,7 @@ func (s *Store) WriteStats() WriteStats {
 func (g *committer) answer(batch []*pending, err error) {
 	for _, p := range batch {
 		if p.state.Load() == claimed || p.state.CompareAndSwap(queued, claimed) {
-			p.res, p.err = nil, err
+			p.res, p.err, p.fnFailed = nil, err, false
 			close(p.done)
 		}
 	}

@@ -45,10 +45,12 @@ func gcOpen(t *testing.T, synchronous string) *Store {
 	return s
 }
 
-// gcStmt is one statement of a batch, and its outcome.
+// gcStmt is one statement of a batch, and its outcome; with fn, a unit
+// (a transaction of the store, Store.inTx) instead.
 type gcStmt struct {
 	q   string
 	arg string
+	fn  func(tx *sql.Tx) error
 	ctx context.Context // nil: the test's
 
 	res sql.Result
@@ -85,7 +87,11 @@ func gcBatch(t *testing.T, s *Store, stmts []*gcStmt) {
 		if c == nil {
 			c = ctx
 		}
-		wg.Go(func() { st.res, st.err = s.w.ExecContext(c, st.q, st.arg) })
+		if st.fn != nil {
+			wg.Go(func() { st.err = s.inTx(c, "gc unit", st.fn) })
+		} else {
+			wg.Go(func() { st.res, st.err = s.w.ExecContext(c, st.q, st.arg) })
+		}
 		gcQueued(t, s, i+1)
 	}
 	if err := tx.Commit(); err != nil {
@@ -159,6 +165,27 @@ func gcRows(t *testing.T, s *Store) map[string]int64 {
 	return m
 }
 
+// gcWantRows fails the test unless the gc table is want (k → n).
+func gcWantRows(t *testing.T, s *Store, want map[string]int64) {
+	t.Helper()
+	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("table %v, want %v", got, want)
+	}
+}
+
+// gcWantOneBatch fails the test unless exactly one batch was committed,
+// and none run again alone, since the counters read batches and
+// fallbacks.
+func gcWantOneBatch(t *testing.T, g *committer, batches, fallbacks int64) {
+	t.Helper()
+	if got := g.batches.Load() - batches; got != 1 {
+		t.Errorf("%d batches committed, want 1", got)
+	}
+	if got := g.fallbacks.Load() - fallbacks; got != 0 {
+		t.Errorf("%d fallbacks, want 0", got)
+	}
+}
+
 // gcCheck compares each statement's outcome with want: the LastInsertId
 // and RowsAffected of a success (-1: not checked), or an error matching
 // isErr.
@@ -204,16 +231,8 @@ func TestGroupCommitResults(t *testing.T) {
 	gcBatch(t, s, stmts)
 	// "first" has id 1, run alone before the batch.
 	gcCheck(t, stmts, []gcWant{{id: 2, rows: 1}, {id: 3, rows: 1}, {id: -1, rows: 1}, {id: -1, rows: 3}, {id: -1, rows: 0}, {id: 4, rows: 1}})
-	if got := g.batches.Load() - batches; got != 1 {
-		t.Errorf("%d batches committed, want 1", got)
-	}
-	if got := g.fallbacks.Load() - fallbacks; got != 0 {
-		t.Errorf("%d fallbacks, want 0", got)
-	}
-	want := map[string]int64{"first": 1, "a": 2, "b": 1, "c": 0}
-	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("table %v, want %v", got, want)
-	}
+	gcWantOneBatch(t, g, batches, fallbacks)
+	gcWantRows(t, s, map[string]int64{"first": 1, "a": 2, "b": 1, "c": 0})
 }
 
 // TestGroupCommitConstraint: a duplicate key fails its own statement
@@ -233,16 +252,8 @@ func TestGroupCommitConstraint(t *testing.T) {
 	gcCheck(t, stmts, []gcWant{
 		{id: 2, rows: 1}, {isErr: s.dialect.isUnique}, {id: 3, rows: 1}, {id: -1, rows: 1}, {isErr: s.dialect.isUnique},
 	})
-	if got := g.batches.Load() - batches; got != 1 {
-		t.Errorf("%d batches committed, want 1", got)
-	}
-	if got := g.fallbacks.Load() - fallbacks; got != 0 {
-		t.Errorf("%d fallbacks, want 0", got)
-	}
-	want := map[string]int64{"first": 0, "a": 1, "b": 0}
-	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("table %v, want %v", got, want)
-	}
+	gcWantOneBatch(t, g, batches, fallbacks)
+	gcWantRows(t, s, map[string]int64{"first": 0, "a": 1, "b": 0})
 }
 
 // TestGroupCommitFallback: another error rolls the batch back and each
@@ -266,10 +277,80 @@ func TestGroupCommitFallback(t *testing.T) {
 	if got := g.fallbacks.Load() - fallbacks; got != 1 {
 		t.Errorf("%d fallbacks, want 1", got)
 	}
-	want := map[string]int64{"first": 1, "a": 0, "b": 0}
-	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("table %v, want %v", got, want)
+	gcWantRows(t, s, map[string]int64{"first": 1, "a": 0, "b": 0})
+}
+
+// gcUnit is a unit running the statements given as (query, argument)
+// pairs in its transaction, then returning fail (nil: success).
+func gcUnit(ctx context.Context, fail error, pairs ...string) func(tx *sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		for i := 0; i < len(pairs); i += 2 {
+			if _, err := tx.ExecContext(ctx, pairs[i], pairs[i+1]); err != nil {
+				return err
+			}
+		}
+		return fail
 	}
+}
+
+// TestGroupCommitUnits: transactions of the store join a batch; one whose
+// function fails (a duplicate key inside it, or its own refusal) undoes
+// its own writes only and gets its own error, unwrapped, while the batch
+// commits the rest, in order, with no fallback.
+func TestGroupCommitUnits(t *testing.T) {
+	s := gcOpen(t, "normal")
+	g := s.w.group
+	ctx := t.Context()
+	errRefused := errors.New("refused by the unit")
+	stmts := []*gcStmt{
+		{q: gcInsert, arg: "a"},
+		{fn: gcUnit(ctx, nil, gcInsert, "u1", gcBump, "a")},
+		{fn: gcUnit(ctx, nil, gcInsert, "u2", gcInsert, "a")}, // duplicate: fails
+		{fn: gcUnit(ctx, errRefused, gcInsert, "u3")},
+		{q: gcInsert, arg: "b"},
+		{fn: func(tx *sql.Tx) error { _, err := tx.ExecContext(ctx, gcBumpAll); return err }},
+	}
+	batches, fallbacks := g.batches.Load(), g.fallbacks.Load()
+	gcBatch(t, s, stmts)
+	for i, want := range []func(error) bool{nil, nil, s.dialect.isUnique, func(err error) bool { return err == errRefused }, nil, nil} {
+		if got := stmts[i].err; (want == nil) != (got == nil) || (want != nil && !want(got)) {
+			t.Errorf("statement or unit %d: error %v", i, got)
+		}
+	}
+	gcWantOneBatch(t, g, batches, fallbacks)
+	// The last unit's bump saw every row written before it, and none of
+	// the failed units' rows.
+	gcWantRows(t, s, map[string]int64{"first": 1, "a": 2, "u1": 1, "b": 1})
+}
+
+// TestGroupCommitUnitFallback: when a batch fails, its units run again,
+// each in a transaction of its own, and are applied once.
+func TestGroupCommitUnitFallback(t *testing.T) {
+	s := gcOpen(t, "normal")
+	g := s.w.group
+	ctx := t.Context()
+	runs := 0 // the unit's function runs on the committer goroutine only
+	stmts := []*gcStmt{
+		{fn: func(tx *sql.Tx) error {
+			runs++
+			_, err := tx.ExecContext(ctx, gcInsert, "u1")
+			return err
+		}},
+		{q: gcOverflow, arg: "x"},
+		{fn: gcUnit(ctx, nil, gcBump, "first")},
+	}
+	fallbacks := g.fallbacks.Load()
+	gcBatch(t, s, stmts)
+	if stmts[0].err != nil || stmts[2].err != nil || stmts[1].err == nil || !strings.Contains(stmts[1].err.Error(), "overflow") {
+		t.Errorf("errors %v, %v, %v: want nil, an overflow, nil", stmts[0].err, stmts[1].err, stmts[2].err)
+	}
+	if got := g.fallbacks.Load() - fallbacks; got != 1 {
+		t.Errorf("%d fallbacks, want 1", got)
+	}
+	if runs != 2 {
+		t.Errorf("the first unit ran %d times, want 2 (in the batch, then alone)", runs)
+	}
+	gcWantRows(t, s, map[string]int64{"first": 1, "u1": 0})
 }
 
 // TestGroupCommitCancelled: a caller whose context ends while its
@@ -319,10 +400,7 @@ func TestGroupCommitCancelled(t *testing.T) {
 	if _, err := s.w.ExecContext(ctx, gcInsert, "after"); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"kept": 0, "after": 0}
-	if got := gcRows(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("table %v, want %v", got, want)
-	}
+	gcWantRows(t, s, map[string]int64{"kept": 0, "after": 0})
 }
 
 // TestGroupCommitClose: closing the store while statements wait (the
@@ -449,11 +527,11 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		inserted, dups, bumps, s.w.group.batches.Load(), s.w.group.fallbacks.Load())
 
 	// The write queue's counters: every statement given to ExecContext
-	// (inserts, duplicates, bumps; not the transactions nor the write
-	// through QueryRowContext), each made durable by some commit, and the
-	// commits' time within the committer's.
+	// (inserts, duplicates, bumps) and every transaction, as one unit
+	// each (not the write through QueryRowContext), each made durable by
+	// some commit, and the commits' time within the committer's.
 	ws := s.WriteStats()
-	if want := int64(workers * (each/4*2 + each/4)); ws.Statements != want {
+	if want := int64(workers * (each/4*3 + each/4)); ws.Statements != want {
 		t.Errorf("WriteStats.Statements = %d, want %d", ws.Statements, want)
 	}
 	if ws.Commits < 1 || ws.Commits > ws.Statements || ws.Busy <= 0 || ws.Commit <= 0 || ws.Commit > ws.Busy {

@@ -359,13 +359,28 @@ func (s *Store) one(op string, res sql.Result, err error) error {
 	return nil
 }
 
-// inTx runs fn in a write transaction and commits it if fn succeeds.
+// inTx runs fn in a write transaction and commits it if fn succeeds; an
+// error of fn is returned as it is, and undoes fn's writes.
+//
+// On SQLite the transaction is a unit of the write queue's group commit
+// (see committer): fn runs inside a batch's transaction, in a savepoint
+// of its own, and the caller is answered after the batch's COMMIT. fn may
+// then run twice (a batch that fails runs again unit by unit), so it must
+// set, not accumulate, what it returns; and it must use tx only, never
+// the store's write pool, which the batch holds.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	// The bound covers the wait for the connection, BEGIN and COMMIT (the
 	// context of BeginTx); the statements of fn run under the caller's
 	// context, which its closures hold.
 	ctx, cancel := s.w.bound(ctx)
 	defer cancel()
+	if g := s.w.group; g != nil {
+		err, fromFn := g.tx(ctx, fn)
+		if fromFn {
+			return err
+		}
+		return s.wrap(op, err)
+	}
 	tx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(op, err)
