@@ -83,9 +83,14 @@ func (r *checkpointReader) read(ctx context.Context) (checkpointCounters, bool) 
 
 func (r *checkpointReader) Close() error { return r.db.Close() }
 
-// checkpointNote tells when PostgreSQL's checkpoints wrote or synced
-// during a path's phases, beside the path's p99; "" when they did not or
-// were not measured.
+// noteBuffers is the least a checkpoint must write during a phase (1 MiB
+// of 8 KiB buffers) for checkpointNote to mention it when it neither
+// started nor synced then: a few buffers are no load on the disk.
+const noteBuffers = 128
+
+// checkpointNote tells when PostgreSQL's checkpoints started, wrote at
+// least noteBuffers or synced during a path's phases, beside the phase's
+// p99; "" when they did not or were not measured.
 func checkpointNote(p *PathReport) string {
 	var parts []string
 	for _, ph := range []*PhaseReport{p.Closed, p.Open} {
@@ -93,7 +98,7 @@ func checkpointNote(p *PathReport) string {
 			continue
 		}
 		c := ph.DBCheckpoints
-		if c.Started == 0 && c.BuffersWritten == 0 && c.SyncMS == 0 {
+		if c.Started == 0 && c.BuffersWritten < noteBuffers && c.SyncMS < 1 {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s loop (p99 %.1f ms): %d started, %.1f MiB written, %.0f ms of fsync",

@@ -61,6 +61,8 @@ func TestCheckpointNote(t *testing.T) {
 	}{
 		{"SQLite: not measured", &PathReport{Name: "cc-opaque", Closed: phase("closed", 6, nil), Open: phase("open", 5, nil)}, ""},
 		{"no checkpoint", &PathReport{Name: "cc-opaque", Closed: phase("closed", 6, &CheckpointStats{}), Open: phase("open", 5, &CheckpointStats{})}, ""},
+		{"a few buffers", &PathReport{Name: "refresh-token", Closed: phase("closed", 37.6, &CheckpointStats{BuffersWritten: 5, WriteMS: 3}),
+			Open: phase("open", 16.7, &CheckpointStats{BuffersWritten: 127, SyncMS: 0.4})}, ""},
 		{"during the open loop", &PathReport{Name: "cc-opaque", Closed: phase("closed", 6, &CheckpointStats{}),
 			Open: phase("open", 43.16, &CheckpointStats{Started: 1, BuffersWritten: 2560, SyncMS: 180})},
 			"cc-opaque: PostgreSQL checkpoints during the open loop (p99 43.2 ms): 1 started, 20.0 MiB written, 180 ms of fsync (their writes share the disk with each commit's WAL flush)"},
