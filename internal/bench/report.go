@@ -269,6 +269,20 @@ func boundCost(kind string, c Ceilings, httpCost float64) float64 {
 	return 0
 }
 
+// allCoresOf returns the all-cores measurement of a path's bounding
+// operation; zero for HTTP, which has none.
+func allCoresOf(kind string, c Ceilings) AllCores {
+	switch kind {
+	case CeilingRS256:
+		return c.RS256AllCores
+	case CeilingES256:
+		return c.ES256AllCores
+	case CeilingArgon2:
+		return c.Argon2idAllCores
+	}
+	return AllCores{}
+}
+
 // ceilingOf returns the ceiling of a path in operations per second;
 // httpCeiling is the backend's healthz throughput.
 func ceilingOf(kind string, c Ceilings, httpCeiling float64) float64 {

@@ -392,16 +392,7 @@ const sharingNoted = 0.05
 // bandwidth), and the server hashes on both. "" when the difference is
 // small or was not measured.
 func sharingNote(p *PathReport, c Ceilings) string {
-	var aloneUS float64
-	var all AllCores
-	switch p.Ceiling {
-	case CeilingRS256:
-		aloneUS, all = c.RS256SignUS, c.RS256AllCores
-	case CeilingES256:
-		aloneUS, all = c.ES256SignUS, c.ES256AllCores
-	case CeilingArgon2:
-		aloneUS, all = c.Argon2idMS*1e3, c.Argon2idAllCores
-	}
+	aloneUS, all := boundCost(p.Ceiling, c, 0), allCoresOf(p.Ceiling, c)
 	if aloneUS <= 0 || all.Ops == 0 || all.CPUSeconds <= 0 || p.Closed == nil {
 		return ""
 	}
@@ -409,7 +400,7 @@ func sharingNote(p *PathReport, c Ceilings) string {
 	if sharedUS <= aloneUS*(1+sharingNoted) {
 		return ""
 	}
-	ceiling := float64(all.Goroutines) / (sharedUS / 1e6)
+	ceiling := all.PerSecCPU
 	return fmt.Sprintf("%s: with every core at once one %s cost %.0f%% more CPU than alone (%.0f vs %.0f µs); against that cost the ceiling is %.0f/s and the path reaches %.0f%% of it",
 		p.Name, p.Ceiling, (sharedUS/aloneUS-1)*100, sharedUS, aloneUS, ceiling, p.Closed.Throughput/ceiling*100)
 }

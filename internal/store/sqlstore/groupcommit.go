@@ -377,23 +377,6 @@ func (g *committer) runUnit(tx *sql.Tx, p *pending) bool {
 	return true
 }
 
-// runUnitAlone runs the unit p in a transaction of its own, as
-// Store.inTx did before units were group-committed.
-func (g *committer) runUnitAlone(p *pending) {
-	p.err, p.fnFailed = nil, false
-	tx, err := g.db.BeginTx(p.ctx, nil)
-	if err != nil {
-		p.err = err
-		return
-	}
-	if err := p.fn(tx); err != nil {
-		tx.Rollback()
-		p.err, p.fnFailed = err, true
-		return
-	}
-	p.err = tx.Commit()
-}
-
 // claim marks p as started (claimed), unless its caller gave up. A
 // statement whose caller's context has ended is not run (nor can it fail
 // the others' transaction): it is abandoned, and its caller answered with
@@ -429,8 +412,10 @@ func (g *committer) runAlone(batch []*pending) {
 		}
 		switch {
 		case p.fn != nil:
+			// In a transaction of its own, as Store.inTx ran it before
+			// units were group-committed.
 			p.res = nil
-			g.runUnitAlone(p)
+			p.err, p.fnFailed = runTx(p.ctx, g.db, p.fn)
 		case p.st != nil:
 			p.res, p.err = p.st.ExecContext(p.ctx, p.args...)
 		default:

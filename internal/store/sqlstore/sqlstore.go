@@ -374,22 +374,32 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	// context, which its closures hold.
 	ctx, cancel := s.w.bound(ctx)
 	defer cancel()
+	var err error
+	var fromFn bool
 	if g := s.w.group; g != nil {
-		err, fromFn := g.tx(ctx, fn)
-		if fromFn {
-			return err
-		}
-		return s.wrap(op, err)
+		err, fromFn = g.tx(ctx, fn)
+	} else {
+		err, fromFn = runTx(ctx, s.w.db, fn)
 	}
-	tx, err := s.w.db.BeginTx(ctx, nil)
+	if fromFn {
+		return err
+	}
+	return s.wrap(op, err)
+}
+
+// runTx runs fn in a transaction of its own on db and commits it if fn
+// succeeds; fromFn reports that err is fn's own (the transaction was then
+// rolled back), not BEGIN's or COMMIT's.
+func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error, fromFn bool) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return s.wrap(op, err)
+		return err, false
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return err, true
 	}
-	return s.wrap(op, tx.Commit())
+	return tx.Commit(), false
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
