@@ -504,7 +504,7 @@ func TestMFASecretsAtRest(t *testing.T) {
 		// A plain SHA-256 or the clear text of a recovery code is not
 		// what is stored: the store finds nothing under them.
 		for _, h := range [][]byte{[]byte(codes[0]), []byte(mfa.NormalizeRecoveryCode(codes[0]))} {
-			if err := ms.UseRecoveryCode(ctx, "acme", u.ID, h, e.Clock.Now()); err == nil {
+			if _, err := ms.UseRecoveryCode(ctx, "acme", u.ID, h, e.Clock.Now()); err == nil {
 				t.Error("a recovery code is stored in clear")
 			}
 		}

@@ -93,11 +93,11 @@ func (s *Service) auditMFAEnrolled(ctx context.Context, t store.Tenant, app stor
 }
 
 // auditRecoveryCodeUsed records a recovery code accepted at a login;
-// left is how many stay unused (counted from the enrolment as read just
-// before, so a concurrent use may make it one too high).
+// left is how many stay unused, as the store counted them when it marked
+// this one used.
 func (s *Service) auditRecoveryCodeUsed(ctx context.Context, t store.Tenant, app store.Application, u store.User, d store.Device, left int) {
 	s.record(ctx, t, audit.TypeMFARecoveryCodeUsed, u.ID, "user:"+u.ID, map[string]string{
-		"client_id": app.ClientID, "channel": channel(d), "recovery_codes_left": strconv.Itoa(max(left, 0)),
+		"client_id": app.ClientID, "channel": channel(d), "recovery_codes_left": strconv.Itoa(left),
 	})
 }
 

@@ -171,45 +171,47 @@ func (s *Service) codeFailed(ctx context.Context, t store.Tenant, u store.User, 
 // number of nodes), or an unused recovery code, marked used likewise.
 // It returns how the code was accepted (methodTOTP or
 // methodRecoveryCode), for the caller's audit event; "" for a wrong,
-// used or replayed code.
-func (s *Service) useCode(ctx context.Context, t store.Tenant, u store.User, e store.TOTPEnrollment, code string, now time.Time) (method string, err error) {
+// used or replayed code. For a recovery code, left is how many of the
+// user's codes are still unused after it, counted by the store as it
+// marks the code used (so that concurrent uses each count the others).
+func (s *Service) useCode(ctx context.Context, t store.Tenant, u store.User, e store.TOTPEnrollment, code string, now time.Time) (method string, left int, err error) {
 	if mfa.IsCode(code) {
 		key, err := s.MFA.Sealer.Open(t.ID, u.ID, e.Secret)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		step, ok, replay := mfa.Match(key, code, now, e.LastStep)
 		if replay {
 			s.Logger.WarnContext(ctx, "replayed totp code refused", "tenant", t.ID, "user", u.ID)
 		}
 		if !ok {
-			return "", nil
+			return "", 0, nil
 		}
 		err = s.MFA.Store.UseTOTPStep(ctx, t.ID, u.ID, step)
 		if errors.Is(err, store.ErrReused) || errors.Is(err, store.ErrNotFound) {
 			// Another request used this code (or a later one) first, or the
 			// enrolment was removed meanwhile.
 			s.Logger.WarnContext(ctx, "totp code used concurrently refused", "tenant", t.ID, "user", u.ID)
-			return "", nil
+			return "", 0, nil
 		}
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return methodTOTP, nil
+		return methodTOTP, 0, nil
 	}
 	n := mfa.NormalizeRecoveryCode(code)
 	if n == "" {
-		return "", nil
+		return "", 0, nil
 	}
-	err = s.MFA.Store.UseRecoveryCode(ctx, t.ID, u.ID, s.Hasher.Hash(PurposeRecoveryCode, n), now)
+	left, err = s.MFA.Store.UseRecoveryCode(ctx, t.ID, u.ID, s.Hasher.Hash(PurposeRecoveryCode, n), now)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
+		return "", 0, nil
 	}
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	s.Logger.InfoContext(ctx, "recovery code used", "tenant", t.ID, "user", u.ID, "left", e.RecoveryCodesLeft-1)
-	return methodRecoveryCode, nil
+	s.Logger.InfoContext(ctx, "recovery code used", "tenant", t.ID, "user", u.ID, "left", left)
+	return methodRecoveryCode, left, nil
 }
 
 // confirm checks code against the pending secret of an enrolment and,
@@ -293,8 +295,8 @@ func (s *Service) VerifyMFA(ctx context.Context, t store.Tenant, app store.Appli
 		if gerr != nil {
 			return LoginResult{}, sdkerror.Busy(gerr)
 		}
-		method, err = s.useCode(ctx, t, u, e, code, now)
-		ok, left = method != "", e.RecoveryCodesLeft-1
+		method, left, err = s.useCode(ctx, t, u, e, code, now)
+		ok = method != ""
 	}
 	if err != nil {
 		return LoginResult{}, sdkerror.Busy(err)
@@ -463,7 +465,7 @@ func (s *Service) DisableTOTP(ctx context.Context, t store.Tenant, app store.App
 	if err != nil {
 		return sdkerror.Busy(err)
 	}
-	method, err := s.useCode(ctx, t, u, e, code, now)
+	method, _, err := s.useCode(ctx, t, u, e, code, now)
 	if err != nil {
 		return sdkerror.Busy(err)
 	}

@@ -73,8 +73,11 @@ type MFAStore interface {
 	UseTOTPStep(ctx context.Context, tenantID, userID string, step int64) error
 	// UseRecoveryCode marks one unused recovery code of the user used at
 	// now, in one conditional statement; unknown or used is ErrNotFound,
-	// so a code works once across any number of nodes.
-	UseRecoveryCode(ctx context.Context, tenantID, userID string, codeHash []byte, now time.Time) error
+	// so a code works once across any number of nodes. It returns how
+	// many of the user's codes are left unused after this one: concurrent
+	// uses of different codes of one user are serialized, so each sees
+	// the others that came before it and no two return the same count.
+	UseRecoveryCode(ctx context.Context, tenantID, userID string, codeHash []byte, now time.Time) (left int, err error)
 	// DeleteTOTP removes a user's enrolment and recovery codes; not
 	// enrolled is ErrNotFound.
 	DeleteTOTP(ctx context.Context, tenantID, userID string) error

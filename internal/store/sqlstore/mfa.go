@@ -120,12 +120,30 @@ WHERE tenant_id = $1 AND user_id = $2 AND last_step < $3`, tenantID, userID, ste
 
 // UseRecoveryCode marks a code used with one conditional UPDATE ("used_at
 // = 0" in the WHERE clause): of concurrent uses exactly one changes the
-// row.
-func (s *Store) UseRecoveryCode(ctx context.Context, tenantID, userID string, codeHash []byte, now time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $4
+// row. The count of codes left is read in the same transaction, after
+// the user's enrolment row is locked by an UPDATE that changes nothing:
+// without it, two uses of different codes at once on PostgreSQL (read
+// committed) would each miss the other's uncommitted use and both count
+// one code too many. Rows are locked enrolment first, then codes, as in
+// DeleteTOTP and ConfirmTOTP, so the lock cannot deadlock with them.
+func (s *Store) UseRecoveryCode(ctx context.Context, tenantID, userID string, codeHash []byte, now time.Time) (left int, err error) {
+	err = s.inTx(ctx, "use recovery code", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE user_totp SET last_step = last_step
+WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
+		if err := s.one("use recovery code", res, err); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $4
 WHERE tenant_id = $1 AND user_id = $2 AND code_hash = $3 AND used_at = 0`,
-		tenantID, userID, codeHash, max(ms(now), 1))
-	return s.one("use recovery code", res, err)
+			tenantID, userID, codeHash, max(ms(now), 1))
+		if err := s.one("use recovery code", res, err); err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes
+WHERE tenant_id = $1 AND user_id = $2 AND used_at = 0`, tenantID, userID).Scan(&left)
+		return s.wrap("use recovery code", err)
+	})
+	return left, err
 }
 
 // DeleteTOTP removes the enrolment and the recovery codes in one

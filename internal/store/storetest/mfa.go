@@ -193,14 +193,14 @@ func testTOTP(t *testing.T, s mfaStore) {
 		t.Errorf("GetTOTP (-want +got):\n%s", d)
 	}
 	// The refused confirmation left the codes alone.
-	wantErr(t, "UseRecoveryCode(of the refused set)", s.UseRecoveryCode(ctx, "t1", "u1", hash("x-0"), at(0)), store.ErrNotFound)
+	wantErr(t, "UseRecoveryCode(of the refused set)", errOf(s.UseRecoveryCode(ctx, "t1", "u1", hash("x-0"), at(0))), store.ErrNotFound)
 
 	// Another tenant's user of the same id is someone else.
 	_, err = s.GetTOTP(ctx, "t2", "u1")
 	wantErr(t, "GetTOTP(other tenant)", err, store.ErrNotFound)
 	wantErr(t, "UseTOTPStep(other tenant)", s.UseTOTPStep(ctx, "t2", "u1", 2000), store.ErrNotFound)
-	wantErr(t, "UseRecoveryCode(other tenant)", s.UseRecoveryCode(ctx, "t2", "u1", hash("u1-0"), at(0)), store.ErrNotFound)
-	wantErr(t, "UseRecoveryCode(other user)", s.UseRecoveryCode(ctx, "t1", "u2", hash("u1-0"), at(0)), store.ErrNotFound)
+	wantErr(t, "UseRecoveryCode(other tenant)", errOf(s.UseRecoveryCode(ctx, "t2", "u1", hash("u1-0"), at(0))), store.ErrNotFound)
+	wantErr(t, "UseRecoveryCode(other user)", errOf(s.UseRecoveryCode(ctx, "t1", "u2", hash("u1-0"), at(0))), store.ErrNotFound)
 	wantErr(t, "DeleteTOTP(other tenant)", s.DeleteTOTP(ctx, "t2", "u1"), store.ErrNotFound)
 
 	// Steps only move forward.
@@ -212,12 +212,12 @@ func testTOTP(t *testing.T, s mfaStore) {
 	wantErr(t, "UseTOTPStep(back)", s.UseTOTPStep(ctx, "t1", "u1", 1003), store.ErrReused)
 
 	// Recovery codes: each once.
-	must(t, "UseRecoveryCode", s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-3"), at(time.Minute)))
-	wantErr(t, "UseRecoveryCode(again)", s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-3"), at(2*time.Minute)), store.ErrNotFound)
-	wantErr(t, "UseRecoveryCode(unknown)", s.UseRecoveryCode(ctx, "t1", "u1", hash("nope"), at(0)), store.ErrNotFound)
+	useRecovery(t, s, "t1", "u1", "u1-3", at(time.Minute), 9)
+	wantErr(t, "UseRecoveryCode(again)", errOf(s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-3"), at(2*time.Minute))), store.ErrNotFound)
+	wantErr(t, "UseRecoveryCode(unknown)", errOf(s.UseRecoveryCode(ctx, "t1", "u1", hash("nope"), at(0))), store.ErrNotFound)
 	// Used at the zero time still counts as used.
-	must(t, "UseRecoveryCode(at zero time)", s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-4"), time.Time{}))
-	wantErr(t, "UseRecoveryCode(again after zero time)", s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-4"), at(0)), store.ErrNotFound)
+	useRecovery(t, s, "t1", "u1", "u1-4", time.Time{}, 8)
+	wantErr(t, "UseRecoveryCode(again after zero time)", errOf(s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-4"), at(0))), store.ErrNotFound)
 	got, err = s.GetTOTP(ctx, "t1", "u1")
 	if err != nil || got.LastStep != 1005 || got.RecoveryCodesLeft != 8 {
 		t.Errorf("after use: last step %d, %d codes left, %v; want 1005, 8", got.LastStep, got.RecoveryCodesLeft, err)
@@ -228,14 +228,14 @@ func testTOTP(t *testing.T, s mfaStore) {
 	must(t, "DeleteTOTP", s.DeleteTOTP(ctx, "t1", "u1"))
 	_, err = s.GetTOTP(ctx, "t1", "u1")
 	wantErr(t, "GetTOTP(removed)", err, store.ErrNotFound)
-	wantErr(t, "UseRecoveryCode(removed)", s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-5"), at(0)), store.ErrNotFound)
+	wantErr(t, "UseRecoveryCode(removed)", errOf(s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-5"), at(0))), store.ErrNotFound)
 	e.LastStep = 7
 	must(t, "ConfirmTOTP(again)", s.ConfirmTOTP(ctx, e, recoveryHashes("new", 3)))
 	got, err = s.GetTOTP(ctx, "t1", "u1")
 	if err != nil || got.LastStep != 7 || got.RecoveryCodesLeft != 3 || !bytes.Equal(got.Secret, e.Secret) {
 		t.Errorf("enrolled again: %+v %v", got, err)
 	}
-	must(t, "UseRecoveryCode(new set)", s.UseRecoveryCode(ctx, "t1", "u1", hash("new-0"), at(0)))
+	useRecovery(t, s, "t1", "u1", "new-0", at(0), 2)
 	if got, _ := s.GetTOTP(ctx, "t1", "u2"); got.RecoveryCodesLeft != 2 {
 		t.Errorf("the other user's codes: %d left, want 2", got.RecoveryCodesLeft)
 	}
@@ -265,8 +265,25 @@ func testTOTPRace(t *testing.T, s mfaStore) {
 		return struct{}{}, s.UseTOTPStep(ctx, "t1", "u1", 2000)
 	}), store.ErrReused)
 	count("UseRecoveryCode", parallel(20, func(int) (struct{}, error) {
-		return struct{}{}, s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-0"), at(0))
+		return struct{}{}, errOf(s.UseRecoveryCode(ctx, "t1", "u1", hash("u1-0"), at(0)))
 	}), store.ErrNotFound)
+	// Different codes of one user at once: each call counts the codes
+	// left after its own use and the uses that came before it, so the
+	// counts are 8, 7, ..., 0, each once (u1-0 is spent above).
+	lefts := parallel(9, func(i int) (int, error) {
+		return s.UseRecoveryCode(ctx, "t1", "u1", hash(fmt.Sprint("u1-", i+1)), at(0))
+	})
+	seen := make([]bool, len(lefts))
+	for i, r := range lefts {
+		switch {
+		case r.err != nil:
+			t.Errorf("UseRecoveryCode(u1-%d) concurrently: %v", i+1, r.err)
+		case r.v < 0 || r.v >= len(seen) || seen[r.v]:
+			t.Errorf("UseRecoveryCode(u1-%d) concurrently: %d left; the counts must be 0 to %d, each once", i+1, r.v, len(seen)-1)
+		default:
+			seen[r.v] = true
+		}
+	}
 	count("ConfirmTOTP", parallel(10, func(i int) (struct{}, error) {
 		e := newEnrollment("t1", "racer")
 		e.Secret = []byte(fmt.Sprint("secret-", i))
@@ -280,7 +297,20 @@ func testTOTPRace(t *testing.T, s mfaStore) {
 	}
 	var winner string
 	fmt.Sscanf(string(got.Secret), "secret-%s", &winner)
-	if err := s.UseRecoveryCode(ctx, "t1", "racer", hash("racer-"+winner+"-9"), at(0)); err != nil {
-		t.Errorf("the winning confirmation's codes do not work: %v", err)
+	if left, err := s.UseRecoveryCode(ctx, "t1", "racer", hash("racer-"+winner+"-9"), at(0)); err != nil || left != 9 {
+		t.Errorf("the winning confirmation's codes do not work: %d left, %v", left, err)
 	}
 }
+
+// useRecovery uses a recovery code that must work, and checks the count
+// of unused codes the store says are left after it.
+func useRecovery(t *testing.T, s mfaStore, tenantID, userID, code string, when time.Time, wantLeft int) {
+	t.Helper()
+	left, err := s.UseRecoveryCode(t.Context(), tenantID, userID, hash(code), when)
+	if err != nil || left != wantLeft {
+		t.Errorf("UseRecoveryCode(%s, %s, %s) = %d left, %v; want %d left", tenantID, userID, code, left, err, wantLeft)
+	}
+}
+
+// errOf is the error of a call that also returns a value.
+func errOf[T any](_ T, err error) error { return err }
