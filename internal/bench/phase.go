@@ -79,39 +79,50 @@ type watched struct {
 type phaseWatch struct {
 	server, loader *procWatch
 	machine        *machineWatch
-	queue          func() (queueCounters, bool)
-	queueStart     queueCounters
-	queueOK        bool
-	checkpoints    func() (checkpointCounters, bool)
-	ckptStart      checkpointCounters
-	ckptOK         bool
+	queue          counterWatch[queueCounters]
+	checkpoints    counterWatch[checkpointCounters]
 	startAt        time.Time
 }
 
+// counterWatch holds a phase's first reading of cumulative counters
+// (SQLite's write queue, PostgreSQL's checkpoints), to be read again at
+// its end.
+type counterWatch[C any] struct {
+	read  func() (C, bool) // nil: not measured
+	start C
+	ok    bool // start was read
+}
+
+func watchCounters[C any](read func() (C, bool)) counterWatch[C] {
+	w := counterWatch[C]{read: read}
+	if read != nil {
+		w.start, w.ok = read()
+	}
+	return w
+}
+
+// end reads the counters again; ok is false when either reading failed.
+func (w counterWatch[C]) end() (start, end C, ok bool) {
+	if !w.ok {
+		return w.start, end, false
+	}
+	end, ok = w.read()
+	return w.start, end, ok
+}
+
 func (w watched) start() phaseWatch {
-	pw := phaseWatch{server: watchProc(w.serverPID), loader: watchProc(loaderPID(w.serverPID)),
-		machine: watchMachine(w.dbComm), queue: w.queue, checkpoints: w.checkpoints, startAt: time.Now()}
-	if pw.queue != nil {
-		pw.queueStart, pw.queueOK = pw.queue()
-	}
-	if pw.checkpoints != nil {
-		pw.ckptStart, pw.ckptOK = pw.checkpoints()
-	}
-	return pw
+	return phaseWatch{server: watchProc(w.serverPID), loader: watchProc(loaderPID(w.serverPID)),
+		machine: watchMachine(w.dbComm), queue: watchCounters(w.queue), checkpoints: watchCounters(w.checkpoints),
+		startAt: time.Now()}
 }
 
 func (pw phaseWatch) finish(ph *phase) {
 	ph.server, ph.loader, ph.machine = pw.server.finish(), pw.loader.finish(), pw.machine.finish()
-	if pw.ckptOK {
-		if end, ok := pw.checkpoints(); ok {
-			ph.checkpoints = end.since(pw.ckptStart)
-		}
+	if start, end, ok := pw.checkpoints.end(); ok {
+		ph.checkpoints = end.since(start)
 	}
-	if !pw.queueOK {
-		return
-	}
-	if end, ok := pw.queue(); ok {
-		ph.queue = end.since(pw.queueStart, time.Since(pw.startAt))
+	if start, end, ok := pw.queue.end(); ok {
+		ph.queue = end.since(start, time.Since(pw.startAt))
 	}
 }
 
