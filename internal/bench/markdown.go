@@ -47,10 +47,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 				if t.Throughput != "" {
 					target = t.Throughput + ": " + yes(t.ThroughputOK)
 				}
-				p99 = yes(t.P99OK)
-				if t.P99Note != "" {
-					p99 += " (" + t.P99Note + ")"
-				}
+				p99 = p.p99Verdict()
 			}
 			dbOp, idle := machineCells(cl)
 			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n",

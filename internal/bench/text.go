@@ -76,10 +76,7 @@ func WriteText(w io.Writer, r *Report) error {
 			if t.Throughput != "" {
 				thr = t.Throughput + ": " + yes(t.ThroughputOK)
 			}
-			p99 := "p99 < 10 ms at half peak: " + yes(t.P99OK)
-			if t.P99Note != "" {
-				p99 += " (" + t.P99Note + ")"
-			}
+			p99 := "p99 < 10 ms at half peak: " + p.p99Verdict()
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.Name, thr, p99)
 		}
 		if err := tw.Flush(); err != nil {
