@@ -492,6 +492,16 @@ func TestOperationsEndpoints(t *testing.T) {
 		case !sqlite && queue != nil:
 			t.Errorf("metrics on PostgreSQL export SQLite's write queue: %s", queue[0])
 		}
+		// Its faults, one series per kind, none on a sound disk.
+		faults := regexp.MustCompile(`(?m)^sesame_sqlite_write_faults_total\{reason="([a-z_]+)"\} (\S+)$`).FindAllSubmatch(r.Body, -1)
+		if sqlite := e.Config.Storage.Driver == sqlstore.DriverSQLite; sqlite != (len(faults) == 5) {
+			t.Errorf("metrics: %d series of sesame_sqlite_write_faults_total, want 5 on SQLite and none on PostgreSQL", len(faults))
+		}
+		for _, f := range faults {
+			if string(f[2]) != "0" {
+				t.Errorf("metrics: %s on a sound disk", f[0])
+			}
+		}
 		if r.Header.Get("X-Request-Id") == "" {
 			t.Error("no X-Request-Id")
 		}

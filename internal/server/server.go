@@ -463,4 +463,22 @@ func (s *Server) registerWriteQueueMetrics() {
 		counter("sesame_sqlite_write_commit_seconds_total", "Time SQLite's write queue spent in COMMIT (WAL write and fsync).",
 			func(w sqlstore.WriteStats) float64 { return w.Commit.Seconds() }),
 	)
+	// One series per kind of fault, so that an alert on the sum fires
+	// for any of them and the label says what to look at.
+	const faultsHelp = "Writes SQLite refused because of the disk or the database file (answered system-busy; reads go on), by kind: " +
+		"full (no space left), read_only, io (a read, write, fsync or open refused by the OS), locked (by another process), corrupt."
+	for _, k := range []struct {
+		reason string
+		v      func(sqlstore.WriteFaults) int64
+	}{
+		{"full", func(f sqlstore.WriteFaults) int64 { return f.Full }},
+		{"read_only", func(f sqlstore.WriteFaults) int64 { return f.ReadOnly }},
+		{"io", func(f sqlstore.WriteFaults) int64 { return f.IO }},
+		{"locked", func(f sqlstore.WriteFaults) int64 { return f.Locked }},
+		{"corrupt", func(f sqlstore.WriteFaults) int64 { return f.Corrupt }},
+	} {
+		s.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sesame_sqlite_write_faults_total", Help: faultsHelp, ConstLabels: prometheus.Labels{"reason": k.reason},
+		}, func() float64 { return float64(k.v(s.store.WriteStats().Faults)) }))
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -285,6 +287,9 @@ type faultRun struct {
 	// The endpoint sweep during the fault and its kits.
 	kits  []*sweepKit
 	sweep []sweepResult
+	// The server's sesame_sqlite_write_faults_total by reason, read as
+	// the fault begins and as it ends (before any restart).
+	faultsBefore, faultsDuring map[string]int64
 }
 
 func newFaultRun(ctx context.Context, t *testing.T, c *client, srv *server) *faultRun {
@@ -313,7 +318,39 @@ func (f *faultRun) before(d time.Duration) {
 	}
 	f.ld = startLoad(f.ctx, f.c, f.srv.base, f.ledger)
 	f.ld.wait(d)
+	f.faultsBefore = f.writeFaults()
 	f.faultAt = time.Now()
+}
+
+// writeFaults reads the server's count of the writes that SQLite refused
+// because of the disk, by reason, from /metrics.
+func (f *faultRun) writeFaults() map[string]int64 {
+	f.t.Helper()
+	r, err := f.c.do(f.ctx, f.srv.base, tenants[0].host, http.MethodGet, "/metrics", nil, "")
+	if err != nil || r.status != http.StatusOK {
+		f.t.Fatalf("GET /metrics: %v %v", r, err)
+	}
+	series := regexp.MustCompile(`(?m)^sesame_sqlite_write_faults_total\{reason="([a-z_]+)"\} ([0-9.e+]+)$`)
+	out := map[string]int64{}
+	for _, m := range series.FindAllSubmatch(r.body, -1) {
+		v, err := strconv.ParseFloat(string(m[2]), 64)
+		if err != nil {
+			f.t.Fatalf("metrics: %s: %v", m[0], err)
+		}
+		out[string(m[1])] = int64(v)
+	}
+	if len(out) == 0 {
+		f.t.Fatalf("metrics lack sesame_sqlite_write_faults_total:\n%s", r.body)
+	}
+	return out
+}
+
+// sumFaults adds up writeFaults' counts.
+func sumFaults(m map[string]int64) (n int64) {
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // during lets the load run for d with the fault on, and probes the reads.
@@ -328,6 +365,7 @@ func (f *faultRun) during(d time.Duration) {
 		f.probeReads(f.reads)
 		f.ld.wait(200 * time.Millisecond)
 	}
+	f.faultsDuring = f.writeFaults()
 }
 
 // probeReads sends the requests that need no write, for each tenant.
@@ -431,6 +469,15 @@ func (f *faultRun) report(name string) {
 	if whole.n[other] > 0 {
 		t.Errorf("%d requests of the whole run got something else than success or the busy error:\n  %s",
 			whole.n[other], strings.Join(whole.examples, "\n  "))
+	}
+	// The operator's signal (README, Faults): the busy answers of a
+	// fault are told apart from an overload's by this counter alone.
+	t.Logf("%s: sesame_sqlite_write_faults_total before the fault %v, at its end %v", name, f.faultsBefore, f.faultsDuring)
+	switch {
+	case sumFaults(f.faultsBefore) != 0:
+		t.Errorf("write faults counted before the fault: %v", f.faultsBefore)
+	case sumFaults(f.faultsDuring) == 0:
+		t.Errorf("no write fault counted during the fault (%d busy answers): %v", during.n[busy], f.faultsDuring)
 	}
 	okN, busyN := checkSweep(t, "during the fault", f.sweep, false)
 	t.Logf("%s: endpoint sweep during the fault: %d answers: %d success, %d busy: %s", name, len(f.sweep), okN, busyN, outcomes(f.sweep))

@@ -445,6 +445,11 @@ type WriteStats struct {
 	// Commit is the part of Busy spent in the batches' COMMIT: the WAL
 	// write and, with synchronous=FULL, its fsync.
 	Commit time.Duration
+	// Faults are the writes the disk or the database file refused,
+	// whichever way they reached the write connection (the queue, a
+	// transaction of the store, a write with RETURNING), one per caller
+	// answered with such an error.
+	Faults WriteFaults
 }
 
 // WriteStats reports the write queue's counters (see WriteStats).
@@ -454,7 +459,8 @@ func (s *Store) WriteStats() WriteStats {
 		return WriteStats{}
 	}
 	return WriteStats{Statements: g.started.Load(), Commits: g.commits.Load(),
-		Busy: time.Duration(g.busyNS.Load()), Commit: time.Duration(g.commitNS.Load())}
+		Busy: time.Duration(g.busyNS.Load()), Commit: time.Duration(g.commitNS.Load()),
+		Faults: s.w.faults.load()}
 }
 
 // answer answers every statement of batch that is claimed or still

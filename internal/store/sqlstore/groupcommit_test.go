@@ -572,3 +572,105 @@ func TestNoRollbackConflictClause(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFaults checks that the writes SQLite refuses for lack of space
+// are counted, whichever way they reach the write connection, and that
+// nothing else is: a constraint violation, a cancelled caller, a write
+// that succeeds once space is back. max_page_count makes a real
+// SQLITE_FULL without filling a disk.
+func TestWriteFaults(t *testing.T) {
+	s := gcOpen(t, "")
+	ctx := t.Context()
+	if _, err := s.w.ExecContext(ctx, gcInsert, "dup"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, gcInsert, "dup"); err == nil || !isConstraint(err) {
+		t.Fatalf("duplicate insert: %v, want a constraint violation", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.w.ExecContext(cancelled, gcInsert, "cancelled"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled insert: %v", err)
+	}
+	if f := s.WriteStats().Faults; f != (WriteFaults{}) {
+		t.Fatalf("faults before the disk is full: %+v", f)
+	}
+
+	// The write pool has one connection: the limit holds for every write.
+	var pages int64
+	if err := s.w.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 8192) // more than a page: needs a new one
+	isFull := func(err error) bool { k, ok := faultKind(err); return ok && k == faultFull }
+	var want int64
+	if _, err := s.w.ExecContext(ctx, gcInsert, big); !isFull(err) {
+		t.Fatalf("insert into a full database: %v, want SQLITE_FULL", err)
+	}
+	want++
+	err := s.inTx(ctx, "fill", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, gcInsert, big+"tx")
+		return err
+	})
+	if !isFull(err) {
+		t.Fatalf("transaction on a full database: %v, want SQLITE_FULL", err)
+	}
+	want++
+	var id int64
+	if err := s.w.QueryRowContext(ctx, `INSERT INTO gc (k) VALUES ($1) RETURNING id`, big+"returning").Scan(&id); !isFull(err) {
+		t.Fatalf("insert … returning into a full database: %v, want SQLITE_FULL", err)
+	}
+	want++
+	if f := s.WriteStats().Faults; f != (WriteFaults{Full: want}) || f.Total() != want {
+		t.Errorf("faults = %+v, want Full %d and nothing else", f, want)
+	}
+
+	// Space is back: writes succeed and are not counted.
+	if _, err := s.w.db.ExecContext(ctx, `PRAGMA max_page_count = 1073741823`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, gcInsert, big); err != nil {
+		t.Fatalf("insert once space is back: %v", err)
+	}
+	if f := s.WriteStats().Faults; f.Total() != want {
+		t.Errorf("faults after a successful write = %+v, want %d", f, want)
+	}
+}
+
+// TestFaultKind pins which SQLite result codes are the storage's faults,
+// extended codes included (https://sqlite.org/rescode.html).
+func TestFaultKind(t *testing.T) {
+	tests := []struct {
+		code int
+		kind int
+		ok   bool
+	}{
+		{13, faultFull, true},           // SQLITE_FULL
+		{8, faultReadOnly, true},        // SQLITE_READONLY
+		{8 | 3<<8, faultReadOnly, true}, // SQLITE_READONLY_ROLLBACK
+		{10, faultIO, true},             // SQLITE_IOERR
+		{10 | 3<<8, faultIO, true},      // SQLITE_IOERR_WRITE
+		{10 | 4<<8, faultIO, true},      // SQLITE_IOERR_FSYNC
+		{14, faultIO, true},             // SQLITE_CANTOPEN
+		{5, faultLocked, true},          // SQLITE_BUSY
+		{6, faultLocked, true},          // SQLITE_LOCKED
+		{11, faultCorrupt, true},        // SQLITE_CORRUPT
+		{26, faultCorrupt, true},        // SQLITE_NOTADB
+		{19, 0, false},                  // SQLITE_CONSTRAINT: the statement's
+		{19 | 8<<8, 0, false},           // SQLITE_CONSTRAINT_UNIQUE
+		{9, 0, false},                   // SQLITE_INTERRUPT: a cancelled caller
+		{1, 0, false},                   // SQLITE_ERROR
+	}
+	for _, tt := range tests {
+		kind, ok := faultKindOf(tt.code)
+		if kind != tt.kind || ok != tt.ok {
+			t.Errorf("faultKindOf(%d) = %d, %v; want %d, %v", tt.code, kind, ok, tt.kind, tt.ok)
+		}
+	}
+	if _, ok := faultKind(errors.New("not sqlite")); ok {
+		t.Error("faultKind counts an error that is not SQLite's")
+	}
+}

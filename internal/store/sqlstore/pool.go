@@ -25,6 +25,9 @@ type pool struct {
 	prepare bool
 	timeout time.Duration
 	group   *committer // nil: every ExecContext is its own autocommit
+	// faults counts the storage faults of the calls that write (SQLite's
+	// write pool only; nil elsewhere): see WriteFaults.
+	faults *faultCounts
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
@@ -40,6 +43,7 @@ func newPool(db *sql.DB, prepare bool, timeout time.Duration) *pool {
 func newGroupPool(db *sql.DB, prepare bool, timeout time.Duration) *pool {
 	p := newPool(db, prepare, timeout)
 	p.group = newCommitter(db)
+	p.faults = new(faultCounts)
 	return p
 }
 
@@ -88,6 +92,12 @@ func (p *pool) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 // whose statement has run then waits for its batch's COMMIT (see
 // committer).
 func (p *pool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := p.exec(ctx, q, args)
+	p.faults.count(err)
+	return res, err
+}
+
+func (p *pool) exec(ctx context.Context, q string, args []any) (sql.Result, error) {
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
 	if !p.prepare {
@@ -129,25 +139,30 @@ func (p *pool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Ro
 func (p *pool) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
 	ctx, cancel := p.bound(ctx)
 	if !p.prepare {
-		return boundRow{p.db.QueryRowContext(ctx, q, args...), cancel}
+		return boundRow{p.db.QueryRowContext(ctx, q, args...), cancel, p.faults}
 	}
 	st, err := p.stmt(ctx, q)
 	if err != nil {
 		cancel()
+		p.faults.count(err)
 		return errRow{err}
 	}
-	return boundRow{st.QueryRowContext(ctx, args...), cancel}
+	return boundRow{st.QueryRowContext(ctx, args...), cancel, p.faults}
 }
 
-// boundRow releases the bound of its query once it has been scanned.
+// boundRow releases the bound of its query once it has been scanned, and
+// counts a storage fault of a write (UPDATE … RETURNING) that it reports.
 type boundRow struct {
 	row    *sql.Row
 	cancel context.CancelFunc
+	faults *faultCounts
 }
 
 func (r boundRow) Scan(dest ...any) error {
 	defer r.cancel()
-	return r.row.Scan(dest...)
+	err := r.row.Scan(dest...)
+	r.faults.count(err)
+	return err
 }
 
 // Close closes the prepared statements and the database. A group-commit

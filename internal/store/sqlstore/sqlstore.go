@@ -381,6 +381,9 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	} else {
 		err, fromFn = runTx(ctx, s.w.db, fn)
 	}
+	// fn's own error too: a statement of fn may have been refused by
+	// the disk.
+	s.w.faults.count(err)
 	if fromFn {
 		return err
 	}
