@@ -11,10 +11,14 @@ import (
 )
 
 // statsTypes are the audit event types GET /stats counts: the console's
-// dashboard charts logins, token issuance and failures from them.
+// dashboard charts logins, token issuance, failures and second factors
+// from them. Recovery codes are counted because each one works once and
+// a burst of them is either users locked out of their authenticators or
+// someone holding stolen codes.
 var statsTypes = []string{
 	audit.TypeLoginSuccess, audit.TypeLoginFailure, audit.TypeLockout, audit.TypeTokenIssued,
 	audit.TypeTokenRevoked, audit.TypeSessionRotated, audit.TypeSessionRevoked,
+	audit.TypeMFAEnrolled, audit.TypeMFADisabled, audit.TypeMFARecoveryCodeUsed,
 }
 
 // Bounds of GET /stats.

@@ -50,6 +50,8 @@ func testStats(x *env) {
 	}{
 		{"acme", "login.success", 0}, {"acme", "login.success", 59 * time.Second}, {"acme", "login.failure", 61 * time.Second},
 		{"acme", "token.issued", 2 * time.Minute}, {"shop", "login.success", 2 * time.Minute}, {"shop", "login.lockout", 3 * time.Minute},
+		{"acme", "mfa.recovery_code_used", 4 * time.Minute}, {"shop", "mfa.enrolled", 5 * time.Minute},
+		{"shop", "mfa.recovery_code_used", 5 * time.Minute}, {"acme", "mfa.disabled", 6 * time.Minute},
 		{"acme", "admin.user.update", time.Minute},  // not counted
 		{"acme", "login.success", 10 * time.Minute}, // at until: outside
 	} {
@@ -72,6 +74,10 @@ func testStats(x *env) {
 		{"one tenant", "&bucket=60&tenant=shop", x.root, "login.success", []int64{0, 0, 1, 0, 0, 0, 0, 0, 0, 0}},
 		{"a tenant administrator's tenants", "&bucket=60", x.acmeAdmin, "login.success", []int64{2, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{"a tenant administrator's tenant", "&tenant=acme", x.acmeUser, "login.lockout", []int64{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"recovery codes", "&bucket=60", x.root, "mfa.recovery_code_used", []int64{0, 0, 0, 0, 1, 1, 0, 0, 0, 0}},
+		{"recovery codes, one tenant", "&bucket=60", x.acmeAdmin, "mfa.recovery_code_used", []int64{0, 0, 0, 0, 1, 0, 0, 0, 0, 0}},
+		{"authenticators added", "&bucket=60", x.root, "mfa.enrolled", []int64{0, 0, 0, 0, 0, 1, 0, 0, 0, 0}},
+		{"authenticators removed", "&bucket=60", x.root, "mfa.disabled", []int64{0, 0, 0, 0, 0, 0, 1, 0, 0, 0}},
 	} {
 		r := x.call(call{method: "GET", path: "/stats?" + window + tc.query, token: tc.token})
 		if r.Status != 200 {

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/sesame-idp/sesame/internal/admin"
+	"github.com/sesame-idp/sesame/internal/audit"
 	"github.com/sesame-idp/sesame/internal/server"
 	st "github.com/sesame-idp/sesame/internal/server/servertest"
 	"github.com/sesame-idp/sesame/internal/session"
@@ -136,6 +137,15 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	if n := b.evalInt(`document.querySelectorAll("#chart-failures rect.bar.lockouts").length`); n < 1 {
 		t.Error("the failures chart shows no lockout")
+	}
+	if n := b.evalInt(`Number(document.querySelector("#card-mfa .value").textContent.replace(/\D/g, ""))`); n != traffic.recoveryCodes {
+		t.Errorf("the dashboard shows %d recovery codes used, want %d", n, traffic.recoveryCodes)
+	}
+	if got := b.text("#card-mfa .sub"); !strings.Contains(got, "added: 1,") {
+		t.Errorf("the MFA card says %q, want one authenticator added", got)
+	}
+	if n := b.evalInt(`document.querySelectorAll("#chart-mfa rect.bar.recovery").length`); n != 2 {
+		t.Errorf("the MFA chart shows %d bars of recovery codes, want 2 (two minutes)", n)
 	}
 	if n := b.evalInt(`document.querySelectorAll("#chart-tokens rect.bar").length`); n < traffic.loginMinutes {
 		t.Errorf("the token chart has %d bars, want at least %d", n, traffic.loginMinutes)
@@ -394,6 +404,9 @@ type traffic struct {
 	logins       int // successful SDK logins
 	loginMinutes int // minutes with at least one
 	failures     int // failed logins (unknown users and bob's)
+	// Recovery codes used: their audit events, stored as the login flow
+	// records them (the flow itself is mfa_test.go's).
+	recoveryCodes int
 }
 
 // makeTraffic sends SDK logins, exchanges and failures to tenant acme over
@@ -432,6 +445,21 @@ func makeTraffic(t *testing.T, e *st.Env) traffic {
 	bob, err := e.Server.Store().UserByUsername(t.Context(), "acme", "bob")
 	if err != nil || !bob.LockedUntil.After(e.Clock.Now()) {
 		t.Fatalf("bob is not locked out: %+v, %v", bob, err)
+	}
+	as, ok := e.Server.Store().(store.AuditStore)
+	if !ok {
+		t.Fatal("the store keeps no audit log")
+	}
+	var mfaEvents []store.AuditEvent
+	for i, typ := range []string{audit.TypeMFAEnrolled, audit.TypeMFARecoveryCodeUsed, audit.TypeMFARecoveryCodeUsed} {
+		mfaEvents = append(mfaEvents, store.AuditEvent{TenantID: "acme", Type: typ, Time: e.Clock.Now().Add(-time.Duration(i) * time.Minute),
+			ActorTenantID: "acme", ActorID: bob.ID, Target: "user:" + bob.ID})
+		if typ == audit.TypeMFARecoveryCodeUsed {
+			tr.recoveryCodes++
+		}
+	}
+	if err := as.AppendAudit(t.Context(), mfaEvents...); err != nil {
+		t.Fatal(err)
 	}
 	return tr
 }

@@ -53,6 +53,9 @@ function content(stats) {
   const lockouts = get('login.lockout');
   const rotations = get('session.rotated');
   const revocations = get('session.revoked');
+  const recoveryCodes = get('mfa.recovery_code_used');
+  const enrolled = get('mfa.enrolled');
+  const disabled = get('mfa.disabled');
   const card = (cls, id, label, value, sub) => h('div', { class: `card ${cls}`, id },
     h('div', { class: 'label' }, label),
     h('div', { class: 'value' }, fmtNumber(value)),
@@ -64,7 +67,9 @@ function content(stats) {
       card('logins', 'card-logins', t('dashboard.logins'), logins.total),
       card('tokens', 'card-tokens', t('dashboard.tokens'), tokens.total),
       card('failures', 'card-failures', t('dashboard.failures'), failures.total, t('dashboard.lockouts', { n: fmtNumber(lockouts.total) })),
-      card('rotations', 'card-rotations', t('dashboard.rotations'), rotations.total, t('dashboard.revocations', { n: fmtNumber(revocations.total) }))),
+      card('rotations', 'card-rotations', t('dashboard.rotations'), rotations.total, t('dashboard.revocations', { n: fmtNumber(revocations.total) })),
+      card('mfa', 'card-mfa', t('dashboard.mfa'), recoveryCodes.total,
+        t('dashboard.mfa_changes', { added: fmtNumber(enrolled.total), removed: fmtNumber(disabled.total) }))),
     h('div', { class: 'charts' },
       chart('chart-logins', t('dashboard.chart_logins'), [{ label: t('dashboard.logins'), cls: 'logins', counts: logins.counts }]),
       chart('chart-tokens', t('dashboard.chart_tokens'), [{ label: t('dashboard.tokens'), cls: 'tokens', counts: tokens.counts }]),
@@ -75,6 +80,11 @@ function content(stats) {
       chart('chart-sessions', t('dashboard.chart_sessions'), [
         { label: t('dashboard.rotations'), cls: 'rotations', counts: rotations.counts },
         { label: t('dashboard.revocations_label'), cls: 'revocations', counts: revocations.counts },
+      ]),
+      chart('chart-mfa', t('dashboard.chart_mfa'), [
+        { label: t('dashboard.mfa'), cls: 'recovery', counts: recoveryCodes.counts },
+        { label: t('dashboard.mfa_enrolled_label'), cls: 'enrolled', counts: enrolled.counts },
+        { label: t('dashboard.mfa_disabled_label'), cls: 'disabled', counts: disabled.counts },
       ])),
   ];
 }
