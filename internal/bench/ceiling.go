@@ -232,10 +232,15 @@ func (b Bracket) Drift() float64 {
 // garbage collection is part of the cost: argon2id allocates its memory
 // afresh for every hash, and runs its lanes on goroutines of their own.
 func median(budget time.Duration, f func() error) time.Duration {
-	// Size a round from one call, so that there are about 9 rounds.
-	c0 := processCPU()
+	// Size a round from one call, so that there are about 9 rounds. The
+	// call's wall time counts too: while a process-wide CPU timer is armed
+	// (a CPU profile of this process, setitimer(ITIMER_PROF)), Linux
+	// advances CLOCK_PROCESS_CPUTIME_ID only at scheduler ticks, so one
+	// RS256 signature can read as 0 and a round sized from that would run
+	// for hours.
+	c0, t0 := processCPU(), time.Now()
 	_ = f()
-	one := max(processCPU()-c0, time.Microsecond)
+	one := max(processCPU()-c0, time.Since(t0), time.Microsecond)
 	perRound := max(int(budget/9/one), 1)
 	var rounds []time.Duration
 	deadline := time.Now().Add(budget)

@@ -2,8 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,39 @@ func TestAllCoresCountsCalls(t *testing.T) {
 	}
 	if a.CPUSeconds > a.Seconds*float64(n)/4 {
 		t.Errorf("sleeping calls used %.3f s of CPU in %.3f s", a.CPUSeconds, a.Seconds)
+	}
+}
+
+// median sizes its rounds from one call. While this process is being
+// CPU-profiled, Linux advances its CPU clock only at scheduler ticks, so
+// that call can read as 0 CPU time (about one read in four here), and
+// rounds sized from that alone would be 5,000 calls where 5 are meant:
+// the harness hung for hours in its RS256 ceiling under a profile. The
+// call's wall time bounds the estimate. The calls past 1,000 return at
+// once, so that the old sizing fails this test instead of hanging it.
+func TestMedianWhileProfiling(t *testing.T) {
+	if err := pprof.StartCPUProfile(io.Discard); err != nil {
+		t.Skipf("cannot profile this test process (%v): the case needs a CPU profile", err)
+	}
+	defer pprof.StopCPUProfile()
+	const most = 1000
+	calls := 0
+	spin := func() error {
+		if calls++; calls > most {
+			return nil
+		}
+		for start := time.Now(); time.Since(start) < time.Millisecond; {
+		}
+		return nil
+	}
+	for i := range 20 {
+		calls = 0
+		if m := median(45*time.Millisecond, spin); m < 0 {
+			t.Fatalf("median = %v", m)
+		}
+		if calls > most {
+			t.Fatalf("median #%d with a 45 ms budget made %d calls of 1 ms: its rounds were sized from a CPU clock that read 0", i, calls)
+		}
 	}
 }
 

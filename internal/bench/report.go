@@ -64,6 +64,9 @@ type PathReport struct {
 	Open    *PhaseReport `json:"open,omitempty"`
 	Target  *TargetCheck `json:"target,omitempty"`
 	Profile string       `json:"cpu_profile,omitempty"`
+	// LoaderProfile is the harness's own CPU profile over the same closed
+	// loop: the loader shares the cores, so its cost is the server's loss.
+	LoaderProfile string `json:"loader_cpu_profile,omitempty"`
 }
 
 // PhaseReport holds the figures of one phase.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -37,8 +38,9 @@ type Options struct {
 	FloodDuration time.Duration
 	// Window is the length of the windows of the time series.
 	Window time.Duration
-	// ProfileDir, when set, receives a CPU profile of the server during
-	// each closed-loop phase (the server's pprof listener is enabled).
+	// ProfileDir, when set, receives CPU profiles of each closed-loop
+	// phase: the server's (PATH.pprof; its pprof listener is enabled) and
+	// the harness's own (PATH-loader.pprof).
 	ProfileDir string
 	// BracketTime is spent measuring the cost of a path's bounding
 	// operation (signature, hash) right before and again right after its
@@ -262,8 +264,18 @@ func runPath(ctx context.Context, o Options, e *env, def pathDef, t *Target) (Pa
 			prof <- captureProfile(ctx, t.PProf, o.Duration-time.Second, filepath.Join(o.ProfileDir, def.name+".pprof"))
 		}()
 	}
+	// The harness's own profile covers the closed loop only: while it
+	// runs, this process's CPU clock advances at scheduler ticks (see
+	// median), too coarse for the bracket's measurements around it.
+	var stopLoaderProfile func() string
+	if o.ProfileDir != "" {
+		stopLoaderProfile = startProfile(filepath.Join(o.ProfileDir, def.name+"-loader.pprof"))
+	}
 	o.Logf("%s: closed loop, %d workers, %s", def.name, n, o.Duration)
 	closed := runClosed(ctx, ops, o.Duration, o.Requests, t.watched(ctx, e.c))
+	if stopLoaderProfile != nil {
+		pr.LoaderProfile = stopLoaderProfile()
+	}
 	pr.Closed = summarize(closed, o.Window)
 	if prof != nil {
 		pr.Profile = <-prof
@@ -309,6 +321,28 @@ func captureProfile(ctx context.Context, pprofAddr string, d time.Duration, path
 		return ""
 	}
 	return path
+}
+
+// startProfile starts a CPU profile of this process into path; the
+// function it returns stops it and returns path, or "" when the profile
+// could not be taken (another is running, the file cannot be written).
+func startProfile(path string) (stop func() string) {
+	out, err := os.Create(path)
+	if err != nil {
+		return func() string { return "" }
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		os.Remove(path)
+		return func() string { return "" }
+	}
+	return func() string {
+		pprof.StopCPUProfile()
+		if out.Close() != nil {
+			return ""
+		}
+		return path
+	}
 }
 
 // FloodReport is the SDK login flood: Concurrency logins at once, again
