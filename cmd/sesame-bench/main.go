@@ -135,7 +135,7 @@ func runCommand(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&o.FloodDuration, "flood-duration", 5*time.Second, "length of the flood")
 	f.DurationVar(&o.Window, "window", 0, "window of the time series (default duration/40)")
 	f.DurationVar(&o.BracketTime, "bracket-time", time.Second, "time spent measuring a signature- or hash-bound path's bounding operation before and again after its closed loop, the cost its ceiling is computed from (negative: use the start-of-run ceilings)")
-	f.StringVar(&o.ProfileDir, "profile", "", "directory for CPU profiles (pprof) of each closed-loop phase: the server's (PATH.pprof) and the harness's own (PATH-loader.pprof)")
+	f.StringVar(&o.ProfileDir, "profile", "", "directory for CPU profiles (pprof) of each closed-loop phase of 2 s or more: the server's (PATH.pprof) and the harness's own (PATH-loader.pprof)")
 	f.StringSliceVar(&backends, "backends", []string{"sqlite"}, "storage backends: sqlite, postgres")
 	f.StringVar(&pgDSN, "postgres", envOr("SESAME_BENCH_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		"PostgreSQL admin URL (local): a database of the run's own is created on it and dropped after")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -62,6 +63,33 @@ func TestMedianWhileProfiling(t *testing.T) {
 		if calls > most {
 			t.Fatalf("median #%d with a 45 ms budget made %d calls of 1 ms: its rounds were sized from a CPU clock that read 0", i, calls)
 		}
+	}
+}
+
+// startProfile writes a gzipped pprof profile; while another CPU
+// profile runs it takes none and leaves no file behind.
+func TestStartProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loader.pprof")
+	stop := startProfile(path)
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
+	if got := stop(); got != path {
+		t.Fatalf("stop() = %q, want %q", got, path)
+	}
+	if b, err := os.ReadFile(path); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile %s: %v, want a gzipped pprof profile", path, err)
+	}
+
+	if err := pprof.StartCPUProfile(io.Discard); err != nil {
+		t.Skipf("cannot profile this test process (%v)", err)
+	}
+	defer pprof.StopCPUProfile()
+	busy := filepath.Join(t.TempDir(), "busy.pprof")
+	if got := startProfile(busy)(); got != "" {
+		t.Errorf("with a profile running, stop() = %q, want \"\"", got)
+	}
+	if _, err := os.Stat(busy); !os.IsNotExist(err) {
+		t.Errorf("with a profile running, %s was left behind (%v)", busy, err)
 	}
 }
 

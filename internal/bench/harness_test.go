@@ -130,11 +130,6 @@ func TestRunEveryPath(t *testing.T) {
 		if p.Target == nil {
 			t.Errorf("%s: no target check", p.Name)
 		}
-		// The harness profiles itself over each closed loop (the server's
-		// profile needs phases of 2 s or more).
-		if b, err := os.ReadFile(p.LoaderProfile); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
-			t.Errorf("%s: loader profile %q: %v, want a gzipped pprof profile", p.Name, p.LoaderProfile, err)
-		}
 	}
 	if cpu <= 0 {
 		t.Error("no server CPU time was counted in any phase")

@@ -39,8 +39,8 @@ type Options struct {
 	// Window is the length of the windows of the time series.
 	Window time.Duration
 	// ProfileDir, when set, receives CPU profiles of each closed-loop
-	// phase: the server's (PATH.pprof; its pprof listener is enabled) and
-	// the harness's own (PATH-loader.pprof).
+	// phase of 2 s or more: the server's (PATH.pprof; its pprof listener
+	// is enabled) and the harness's own (PATH-loader.pprof).
 	ProfileDir string
 	// BracketTime is spent measuring the cost of a path's bounding
 	// operation (signature, hash) right before and again right after its
@@ -258,17 +258,19 @@ func runPath(ctx context.Context, o Options, e *env, def pathDef, t *Target) (Pa
 		pr.Bracket = &Bracket{BeforeUS: median(o.BracketTime, bound).Seconds() * 1e6}
 	}
 	var prof chan string
+	var stopLoaderProfile func() string
 	if o.ProfileDir != "" && t.PProf != "" && o.Duration >= 2*time.Second {
 		prof = make(chan string, 1)
 		go func() {
 			prof <- captureProfile(ctx, t.PProf, o.Duration-time.Second, filepath.Join(o.ProfileDir, def.name+".pprof"))
 		}()
-	}
-	// The harness's own profile covers the closed loop only: while it
-	// runs, this process's CPU clock advances at scheduler ticks (see
-	// median), too coarse for the bracket's measurements around it.
-	var stopLoaderProfile func() string
-	if o.ProfileDir != "" {
+		// The harness's own profile covers the closed loop only: while
+		// it runs, this process's CPU clock advances at scheduler ticks
+		// (see median), too coarse for the brackets around the loop. A
+		// bracket of the default second hardly notices the tick or two
+		// the kernel takes to leave that mode; the 20 ms brackets of a
+		// short test phase on a loaded machine read 0, hence the same
+		// 2 s floor as the server's profile.
 		stopLoaderProfile = startProfile(filepath.Join(o.ProfileDir, def.name+"-loader.pprof"))
 	}
 	o.Logf("%s: closed loop, %d workers, %s", def.name, n, o.Duration)
