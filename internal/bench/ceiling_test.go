@@ -41,10 +41,7 @@ func TestAllCoresCountsCalls(t *testing.T) {
 // call's wall time bounds the estimate. The calls past 1,000 return at
 // once, so that the old sizing fails this test instead of hanging it.
 func TestMedianWhileProfiling(t *testing.T) {
-	if err := pprof.StartCPUProfile(io.Discard); err != nil {
-		t.Skipf("cannot profile this test process (%v): the case needs a CPU profile", err)
-	}
-	defer pprof.StopCPUProfile()
+	defer profileOrSkip(t)()
 	const most = 1000
 	calls := 0
 	spin := func() error {
@@ -66,14 +63,21 @@ func TestMedianWhileProfiling(t *testing.T) {
 	}
 }
 
+// profileOrSkip starts a CPU profile of the test process and returns the
+// function that stops it, or skips the test when the profiler is taken
+// (go test -cpuprofile).
+func profileOrSkip(t *testing.T) (stop func()) {
+	t.Helper()
+	if err := pprof.StartCPUProfile(io.Discard); err != nil {
+		t.Skipf("cannot profile this test process (%v): the case needs a CPU profile", err)
+	}
+	return pprof.StopCPUProfile
+}
+
 // startProfile writes a gzipped pprof profile; while another CPU
 // profile runs it takes none and leaves no file behind.
 func TestStartProfile(t *testing.T) {
-	// Under go test -cpuprofile the profiler is taken.
-	if err := pprof.StartCPUProfile(io.Discard); err != nil {
-		t.Skipf("cannot profile this test process (%v)", err)
-	}
-	pprof.StopCPUProfile()
+	profileOrSkip(t)() // the profiler is free
 	path := filepath.Join(t.TempDir(), "loader.pprof")
 	stop := startProfile(path)
 	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
